@@ -1,0 +1,11 @@
+// One function per `ferry` subcommand: arguments after the command name in, exit status out.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ferry::cli {
+
+int cmd_config(const std::vector<std::string>& args);
+
+}  // namespace ferry::cli

@@ -1,0 +1,49 @@
+// `ferry`: the command users type. Each subcommand lives in a cmd_<name>.cc of its own.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: ferry <command> [options]\n"
+    "\n"
+    "Measure the ranks of an MPI job (and, as ferry grows, move them between nodes).\n"
+    "\n"
+    "commands:\n"
+    "  config      print the effective configuration and where each value came from\n"
+    "  version     print ferry's version\n"
+    "  help        print this help\n"
+    "\n"
+    "Monitoring an MPI application needs no command: run it with FERRY_ENABLE=1 and libferry.so\n"
+    "preloaded, e.g.\n"
+    "  FERRY_ENABLE=1 mpirun -x FERRY_ENABLE -x LD_PRELOAD=/path/to/libferry.so -np 4 ./app\n"
+    "\n"
+    "'ferry <command> --help' describes a command.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string cmd = args.front();
+  args.erase(args.begin());
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (cmd == "version" || cmd == "--version") {
+    std::printf("ferry %s\n", FERRY_VERSION_STRING);
+    return 0;
+  }
+  if (cmd == "config") return ferry::cli::cmd_config(args);
+  std::fprintf(stderr, "ferry: unknown command \"%s\" (commands: config, version, help)\n", cmd.c_str());
+  return 2;
+}

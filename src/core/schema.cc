@@ -1,0 +1,98 @@
+#include <cctype>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/config.h"
+
+namespace ferry::core {
+
+namespace {
+
+// One builder per type keeps each table row short and makes the variant alternative explicit, so
+// an integer default can never silently become a bool or a double.
+KeySpec double_key(std::string_view section, std::string_view key, double def, double min,
+                   double max, std::string_view description) {
+  return {.section = section, .key = key, .type = Type::Double, .default_value = Value{def},
+          .description = description, .choices = {}, .min = min, .max = max};
+}
+
+KeySpec int_key(std::string_view section, std::string_view key, std::int64_t def, double min,
+                double max, std::string_view description) {
+  return {.section = section, .key = key, .type = Type::Int, .default_value = Value{def},
+          .description = description, .choices = {}, .min = min, .max = max};
+}
+
+KeySpec bool_key(std::string_view section, std::string_view key, bool def,
+                 std::string_view description) {
+  return {.section = section, .key = key, .type = Type::Bool, .default_value = Value{def},
+          .description = description, .choices = {}, .min = std::nullopt, .max = std::nullopt};
+}
+
+KeySpec string_key(std::string_view section, std::string_view key, std::string def,
+                   std::string_view description, std::vector<std::string_view> choices = {}) {
+  return {.section = section, .key = key, .type = Type::String,
+          .default_value = Value{std::move(def)}, .description = description,
+          .choices = std::move(choices), .min = std::nullopt, .max = std::nullopt};
+}
+
+KeySpec list_key(std::string_view section, std::string_view key, std::vector<std::string> def,
+                 std::string_view description) {
+  return {.section = section, .key = key, .type = Type::StringList,
+          .default_value = Value{std::move(def)}, .description = description, .choices = {},
+          .min = std::nullopt, .max = std::nullopt};
+}
+
+std::vector<KeySpec> build_schema() {
+  std::vector<KeySpec> keys;
+  keys.push_back(
+      double_key("monitor", "interval", 1.0, 0.01, 3600, "seconds between samples of each rank"));
+  keys.push_back(list_key("monitor", "papi_events", {"PAPI_TOT_INS", "PAPI_TOT_CYC"},
+                          "PAPI events counted per rank; unavailable ones are reported once and "
+                          "skipped"));
+  keys.push_back(string_key("monitor", "report", "",
+                            "write the end-of-job per-rank report as JSON to this path (direct "
+                            "mode)"));
+  keys.push_back(bool_key("monitor", "table", true,
+                          "print the per-rank table at MPI_Finalize (direct mode, rank 0)"));
+  keys.push_back(int_key("monitor", "queue_samples", 4096, 16, 1048576,
+                         "samples buffered per rank before new ones are dropped"));
+  keys.push_back(string_key("log", "level", "info", "least severe message printed",
+                            {"debug", "info", "warn", "error"}));
+  keys.push_back(string_key("collector", "address", "",
+                            "host:port of the collector ranks stream to; empty = rank 0 hosts one "
+                            "(direct mode)"));
+  return keys;
+}
+
+}  // namespace
+
+const std::vector<KeySpec>& schema() {
+  // Function-local static: built once, thread-safe, and never before main() needs it.
+  static const std::vector<KeySpec> keys = build_schema();
+  return keys;
+}
+
+const std::vector<std::string_view>& reserved_variables() {
+  // These are set by the launcher or the user to steer ferry itself, not to configure it, so the
+  // loader must neither treat them as keys nor reject them as typos.
+  static const std::vector<std::string_view> names = {
+      "FERRY_ENABLE", "FERRY_CONFIG",  "FERRY_COLLECTOR",
+      "FERRY_JOB",    "FERRY_RUN_DIR", "FERRY_NODE_DIR",
+  };
+  return names;
+}
+
+std::string env_name(std::string_view section, std::string_view key) {
+  std::string name = "FERRY_";
+  name.reserve(name.size() + section.size() + 1 + key.size());
+  for (char c : section) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  name += '_';
+  for (char c : key) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
+}  // namespace ferry::core
