@@ -190,6 +190,41 @@ TEST(MonitorMpi, UnknownPapiEventIsReportedOnceAndSkipped) {
   }
 }
 
+TEST(MonitorMpi, PreloadedCxxApplicationIsMeasured) {
+  TempDir dir;
+  const auto r = run(mpirun(3, {"FERRY_ENABLE", "FERRY_MONITOR_REPORT", "LD_PRELOAD"},
+                            std::string(FERRY_TEST_RING_CXX) + " 25 1000"),
+                     with({{"FERRY_ENABLE", "1"},
+                           {"FERRY_MONITOR_REPORT", dir.file("report.json")},
+                           {"LD_PRELOAD", FERRY_TEST_LIBFERRY}}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("ring_cxx: 75 messages"), std::string::npos) << r.out;
+  const auto report = nlohmann::json::parse(read_file(dir.file("report.json")));
+  ASSERT_EQ(report["ranks"].size(), 3u);
+  for (const auto& rank : report["ranks"]) {
+    const int k = rank["rank"];
+    EXPECT_EQ(rank["messages_sent"], 25);
+    EXPECT_EQ(rank["messages_received"], 25);
+    EXPECT_EQ(rank["bytes_sent"], 25000);
+    EXPECT_EQ(rank["bytes_received"], 25000);
+    EXPECT_EQ(report["world_messages_sent"][k][(k + 1) % 3], 25);
+    EXPECT_EQ(report["world_messages_received"][k][(k + 2) % 3], 25);
+  }
+}
+
+TEST(MonitorMpi, UnreadableConfigFileDisablesFerryWithOneLine) {
+  TempDir dir;
+  const auto r = run(mpirun(2, {"FERRY_ENABLE", "FERRY_CONFIG", "LD_PRELOAD"}, std::string(FERRY_TEST_RING_CXX) + " 3 10"),
+                     with({{"FERRY_ENABLE", "1"},
+                           {"FERRY_CONFIG", dir.file("missing.toml")},
+                           {"LD_PRELOAD", FERRY_TEST_LIBFERRY}}));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("ring_cxx: 6 messages"), std::string::npos) << r.out;
+  const auto lines = lines_with(r.err, "ferry");
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_NE(lines[0].find("missing.toml: cannot read"), std::string::npos) << lines[0];
+}
+
 TEST(FerryCommand, ConfigReportsEveryProblemWithExitStatus2) {
   TempDir dir;
   write_file(dir.file("bad.toml"), "[monitor]\ninterval = \"fast\"\npapi_events = 3\n[monitr]\nx = 1\n");
