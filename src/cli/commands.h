@@ -7,5 +7,8 @@
 namespace ferry::cli {
 
 int cmd_config(const std::vector<std::string>& args);
+int cmd_run(const std::vector<std::string>& args);
+int cmd_jobs(const std::vector<std::string>& args);
+int cmd_status(const std::vector<std::string>& args);
 
 }  // namespace ferry::cli

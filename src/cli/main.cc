@@ -15,12 +15,15 @@ constexpr const char* kUsage =
     "Measure the ranks of an MPI job (and, as ferry grows, move them between nodes).\n"
     "\n"
     "commands:\n"
+    "  run         run an MPI program under ferry (supervisor, collector, live status)\n"
+    "  jobs        list the running jobs\n"
+    "  status      live per-rank and per-node table of a running job\n"
     "  config      print the effective configuration and where each value came from\n"
     "  version     print ferry's version\n"
     "  help        print this help\n"
     "\n"
-    "Monitoring an MPI application needs no command: run it with FERRY_ENABLE=1 and libferry.so\n"
-    "preloaded, e.g.\n"
+    "Monitoring alone needs no command: run the application with FERRY_ENABLE=1 and libferry.so\n"
+    "preloaded (direct mode; rank 0 prints the per-rank table at the end), e.g.\n"
     "  FERRY_ENABLE=1 mpirun -x FERRY_ENABLE -x LD_PRELOAD=/path/to/libferry.so -np 4 ./app\n"
     "\n"
     "'ferry <command> --help' describes a command.\n";
@@ -44,6 +47,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cmd == "config") return ferry::cli::cmd_config(args);
-  std::fprintf(stderr, "ferry: unknown command \"%s\" (commands: config, version, help)\n", cmd.c_str());
+  if (cmd == "run") return ferry::cli::cmd_run(args);
+  if (cmd == "jobs") return ferry::cli::cmd_jobs(args);
+  if (cmd == "status") return ferry::cli::cmd_status(args);
+  std::fprintf(stderr, "ferry: unknown command \"%s\" (commands: run, jobs, status, config, version, help)\n", cmd.c_str());
   return 2;
 }

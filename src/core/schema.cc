@@ -65,6 +65,13 @@ std::vector<KeySpec> build_schema() {
   keys.push_back(string_key("collector", "address", "",
                             "host:port of the collector ranks stream to; empty = rank 0 hosts one "
                             "(direct mode)"));
+  keys.push_back(string_key("run", "dir", "",
+                            "job registry of `ferry run` (job.json, control socket); empty = "
+                            "/run/ferry as root, else $XDG_RUNTIME_DIR/ferry or /tmp/ferry-$UID"));
+  keys.push_back(int_key("run", "cores", 0, 0, 4096,
+                         "cores per node that generated rankfiles bind to; 0 = this machine's"));
+  keys.push_back(double_key("status", "window", 10.0, 1, 3600,
+                            "seconds of recent samples that `ferry status` averages over"));
   return keys;
 }
 
@@ -80,8 +87,7 @@ const std::vector<std::string_view>& reserved_variables() {
   // These are set by the launcher or the user to steer ferry itself, not to configure it, so the
   // loader must neither treat them as keys nor reject them as typos.
   static const std::vector<std::string_view> names = {
-      "FERRY_ENABLE", "FERRY_CONFIG",  "FERRY_COLLECTOR",
-      "FERRY_JOB",    "FERRY_RUN_DIR", "FERRY_NODE_DIR",
+      "FERRY_ENABLE", "FERRY_CONFIG", "FERRY_JOB", "FERRY_NODE_DIR", "FERRY_SIM_NODE", "FERRY_LIBRARY",
   };
   return names;
 }

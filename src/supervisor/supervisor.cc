@@ -1,0 +1,303 @@
+#include "supervisor/supervisor.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "core/config.h"
+#include "core/environment.h"
+#include "core/log.h"
+#include "monitor/collector.h"
+#include "monitor/report.h"
+#include "supervisor/control.h"
+#include "supervisor/placement.h"
+#include "supervisor/registry.h"
+#include "supervisor/status.h"
+
+extern char** environ;
+
+namespace ferry::supervisor {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "ferry run: %s\n", message.c_str());
+  return 2;
+}
+
+std::string now_iso8601() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+bool valid_job_name(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+  return s[0] != '.';
+}
+
+// libferry.so beside the ferry binary (build tree) or in ../lib (install); FERRY_LIBRARY wins.
+std::string find_library(std::string& error) {
+  if (auto lib = core::getenv("FERRY_LIBRARY")) {
+    if (fs::exists(*lib)) return *lib;
+    error = "FERRY_LIBRARY=" + *lib + " does not exist";
+    return "";
+  }
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  for (const fs::path& p : {exe.parent_path() / "libferry.so", exe.parent_path().parent_path() / "lib" / "libferry.so"})
+    if (fs::exists(p, ec)) return fs::canonical(p, ec).string();
+  error = "cannot find libferry.so next to " + exe.string() + " or in ../lib; set FERRY_LIBRARY=/path/to/libferry.so";
+  return "";
+}
+
+// Nodes from --nodes, --hostfile, a Slurm allocation, mpirun's default hostfile, or this host.
+bool resolve_nodes(const RunOptions& o, int ranks, std::vector<NodeSlots>& nodes, std::string& error) {
+  if (!o.nodes.empty() && !o.hostfile.empty()) {
+    error = "give either --nodes or --hostfile, not both";
+    return false;
+  }
+  auto read_hostfile = [&](const std::string& path) {
+    std::ifstream in(path);
+    if (!in) {
+      error = path + ": cannot read: " + std::strerror(errno);
+      return false;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (!parse_hostfile(ss.str(), nodes, error)) {
+      error = path + ": " + error;
+      return false;
+    }
+    return true;
+  };
+  if (!o.nodes.empty()) {
+    for (const auto& item : o.nodes) {
+      NodeSlots n;
+      const auto colon = item.find(':');
+      n.name = item.substr(0, colon);
+      n.slots = 0;
+      if (colon != std::string::npos) {
+        try {
+          n.slots = std::stoi(item.substr(colon + 1));
+        } catch (...) {
+        }
+        if (n.slots <= 0) {
+          error = "--nodes: \"" + item + "\" is not NAME or NAME:SLOTS with SLOTS >= 1";
+          return false;
+        }
+      }
+      if (n.name.empty()) {
+        error = "--nodes: empty node name";
+        return false;
+      }
+      nodes.push_back(n);
+    }
+    // Nodes without a slot count share the ranks evenly.
+    int fixed = 0, open = 0;
+    for (const auto& n : nodes) (n.slots ? fixed : open) += n.slots ? n.slots : 1;
+    for (auto& n : nodes)
+      if (n.slots == 0) n.slots = std::max(1, (std::max(ranks - fixed, open) + open - 1) / open);
+    return true;
+  }
+  if (!o.hostfile.empty()) return read_hostfile(o.hostfile);
+  if (auto slurm = core::getenv("SLURM_JOB_NODELIST")) {
+    std::vector<std::string> names;
+    if (!expand_nodelist(*slurm, names, error)) return false;
+    int per = 1;
+    if (auto c = core::getenv("SLURM_CPUS_ON_NODE")) per = std::max(1, std::atoi(c->c_str()));
+    for (auto& name : names) nodes.push_back({name, per});
+    return true;
+  }
+  if (auto def = core::getenv("OMPI_MCA_orte_default_hostfile")) return read_hostfile(*def);
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  nodes.push_back({host, ranks > 0 ? ranks : static_cast<int>(std::thread::hardware_concurrency())});
+  return true;
+}
+
+bool write_text(const std::string& path, const std::string& text, std::string& error) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  if (!out.good()) {
+    error = "cannot write " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int run_job(const RunOptions& o) {
+  // Blocked before any thread starts, so that signals reach only the wait loop below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&signals, s);
+  sigset_t old_mask;
+  pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
+  if (o.command.empty()) return fail("no program to run (usage: ferry run [options] -- PROGRAM [ARGS])");
+  core::LoadOptions load;
+  load.file = o.config;
+  std::vector<std::string> errors;
+  const core::Config config = core::Config::load(load, errors);
+  if (!errors.empty()) {
+    for (const auto& e : errors) std::fprintf(stderr, "ferry run: %s\n", e.c_str());
+    return 2;
+  }
+  core::set_log_level(core::parse_level(config.get_string("log.level")));
+  core::set_log_prefix("ferry run");
+  if (geteuid() == 0 && !core::getenv("OMPI_ALLOW_RUN_AS_ROOT"))
+    return fail("running as root: mpirun refuses unless OMPI_ALLOW_RUN_AS_ROOT=1 and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 are set");
+
+  std::string error;
+  std::vector<NodeSlots> nodes;
+  if (!resolve_nodes(o, o.ranks, nodes, error)) return fail(error);
+  std::vector<RankPlace> placement;
+  if (o.map == "block" || o.map == "cyclic") {
+    int ranks = o.ranks;
+    if (ranks == 0)
+      for (const auto& n : nodes) ranks += n.slots;
+    const int cores = config.get_int("run.cores") > 0 ? static_cast<int>(config.get_int("run.cores"))
+                                                      : static_cast<int>(std::thread::hardware_concurrency());
+    if (!place(ranks, nodes, o.map == "block" ? MapPolicy::Block : MapPolicy::Cyclic, cores, placement, error))
+      return fail(error);
+  } else {
+    std::ifstream in(o.map);
+    if (!in) return fail("--map: \"" + o.map + "\" is neither block, cyclic nor a readable rankfile");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (!parse_rankfile(ss.str(), placement, error)) return fail(o.map + ": " + error);
+    if (o.ranks != 0 && o.ranks != static_cast<int>(placement.size()))
+      return fail("-np " + std::to_string(o.ranks) + " but the rankfile places " + std::to_string(placement.size()) + " ranks");
+  }
+  const std::string library = find_library(error);
+  if (library.empty()) return fail(error);
+
+  const std::string id = o.job.empty() ? fs::path(o.command[0]).filename().string() + "-" + std::to_string(getpid()) : o.job;
+  if (!valid_job_name(id)) return fail("job name \"" + id + "\" must be 1-64 letters, digits, '-', '_' or '.'");
+  const std::string root = run_dir(config);
+  JobInfo job;
+  job.id = id;
+  job.pid = getpid();
+  job.dir = root + "/" + id;
+  job.control = job.dir + "/control.sock";
+  job.placement = placement;
+  job.command = o.command;
+  job.started = now_iso8601();
+  job.state = "starting";
+  for (const auto& n : nodes) job.nodes.push_back(n.name);
+  if (auto existing = read_job(job.dir + "/job.json", error); existing && process_alive(existing->pid))
+    return fail("a job named \"" + id + "\" is already running (pid " + std::to_string(existing->pid) + "); choose another --job");
+  std::error_code ec;
+  fs::remove_all(job.dir, ec);
+  if (!ensure_dir(job.dir, error)) return fail(error);
+
+  // Hosts for mpirun: every node in the placement, with the slots it uses.
+  std::string hostfile, rankfile = rankfile_text(placement);
+  std::map<std::string, int> used;
+  for (const auto& p : placement) ++used[p.node];
+  for (const auto& [name, count] : used) hostfile += name + " slots=" + std::to_string(count) + "\n";
+  if (!write_text(job.dir + "/hostfile", hostfile, error) || !write_text(job.dir + "/rankfile", rankfile, error))
+    return fail(error);
+
+  monitor::Collector collector;
+  if (!collector.start({}, error)) return fail(error);
+  ControlServer control;
+  const double window = config.get_double("status.window");
+  if (!control.start(job.control, [&](const nlohmann::json& request) -> nlohmann::json {
+        const std::string cmd = request["cmd"];
+        if (cmd == "status") return job_status(job, collector.snapshot(), request.value("window", window));
+        return error_reply("unknown command \"" + cmd + "\" (commands: status)");
+      }, error))
+    return fail(error);
+
+  std::vector<std::string> argv = {"mpirun", "--hostfile", job.dir + "/hostfile", "--rankfile", job.dir + "/rankfile",
+                                   "-np", std::to_string(placement.size())};
+  auto export_var = [&](const std::string& name, const std::string& value) {
+    argv.push_back("-x");
+    argv.push_back(name + "=" + value);
+  };
+  export_var("FERRY_ENABLE", "1");
+  export_var("FERRY_JOB", id);
+  export_var("FERRY_COLLECTOR_ADDRESS", monitor::local_addresses(collector.port()));
+  export_var("FERRY_MONITOR_TABLE", "0");  // the supervisor prints the job's table
+  export_var("LD_PRELOAD", library);
+  if (!config.file().empty()) export_var("FERRY_CONFIG", fs::absolute(config.file()).string());
+  for (const auto& [name, value] : core::ferry_environment())
+    if (name != "FERRY_ENABLE" && name != "FERRY_JOB" && name != "FERRY_COLLECTOR_ADDRESS" &&
+        name != "FERRY_MONITOR_TABLE" && name != "FERRY_CONFIG")
+      export_var(name, value);
+  argv.insert(argv.end(), o.command.begin(), o.command.end());
+
+  const pid_t parent = getpid();
+  const pid_t child = fork();
+  if (child < 0) return fail(std::string("cannot fork: ") + std::strerror(errno));
+  if (child == 0) {
+    // mpirun dies with its supervisor, so a killed `ferry run` leaves no job behind.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(127);
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    execvp("mpirun", cargv.data());
+    std::fprintf(stderr, "ferry run: cannot start mpirun: %s\n", std::strerror(errno));
+    _exit(127);
+  }
+  job.mpirun_pid = child;
+  job.state = "running";
+  if (!write_job(job, error)) core::log_warn(error);
+
+  int status = 0;
+  int forwarded = 0;
+  auto deadline = std::chrono::steady_clock::time_point::max();
+  for (;;) {
+    timespec tick{0, 200000000};
+    siginfo_t info{};
+    const int sig = sigtimedwait(&signals, &info, &tick);
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+      ++forwarded;
+      // A second request, or a job that ignores the first, ends it for good.
+      kill(child, forwarded == 1 ? sig : SIGKILL);
+      if (forwarded == 1) deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(child, SIGKILL);
+      deadline = std::chrono::steady_clock::time_point::max();
+    }
+    const pid_t done = waitpid(child, &status, WNOHANG);
+    if (done == child) break;
+  }
+  const int exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  job.state = exit_status == 0 ? "finished" : "failed";
+  job.exit_status = exit_status;
+  write_job(job, error);
+
+  collector.wait_finished(static_cast<std::uint32_t>(placement.size()), 1.0);
+  auto report = monitor::build_report(id, static_cast<std::uint32_t>(placement.size()), collector.snapshot());
+  if (config.get_bool("monitor.table")) std::fputs(monitor::format_table(report).c_str(), stderr);
+  if (const auto& path = config.get_string("monitor.report"); !path.empty())
+    if (!write_text(path, monitor::to_json(report), error)) core::log_error(error);
+  control.stop();
+  collector.stop();
+  fs::remove_all(job.dir, ec);
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  return exit_status;
+}
+
+}  // namespace ferry::supervisor
