@@ -97,7 +97,9 @@ std::string to_json(const JobReport& report) {
     j["world_messages_sent"] = report.world_sent;
     j["world_messages_received"] = report.world_received;
   }
-  return j.dump(2) + "\n";
+  // Names come from the environment and from the network unchecked: replace invalid UTF-8
+  // instead of throwing (strict mode) and losing the whole report.
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace ferry::monitor
