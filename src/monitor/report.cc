@@ -55,7 +55,7 @@ std::string format_table(const JobReport& report) {
   out += line;
   for (const auto& r : report.ranks) {
     std::snprintf(line, sizeof line, "%5u  %-14s %4d %10.3f %10.3f %10.3f %6.1f %10llu %12llu %12llu%s\n", r.rank,
-                  r.node.c_str(), r.core, r.compute, r.mpi, r.cpu, 100.0 * r.cpu_share,
+                  r.node.substr(0, 64).c_str(), r.core, r.compute, r.mpi, r.cpu, 100.0 * r.cpu_share,
                   static_cast<unsigned long long>(r.calls), static_cast<unsigned long long>(r.messages_sent),
                   static_cast<unsigned long long>(r.bytes_sent), r.complete ? "" : "  (incomplete)");
     out += line;
