@@ -14,7 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
   prometheus
-  iproute2 util-linux procps psmisc
+  iproute2 util-linux procps psmisc jq
 )
 
 missing=()

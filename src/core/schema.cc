@@ -87,7 +87,8 @@ const std::vector<std::string_view>& reserved_variables() {
   // These are set by the launcher or the user to steer ferry itself, not to configure it, so the
   // loader must neither treat them as keys nor reject them as typos.
   static const std::vector<std::string_view> names = {
-      "FERRY_ENABLE", "FERRY_CONFIG", "FERRY_JOB", "FERRY_NODE_DIR", "FERRY_SIM_NODE", "FERRY_LIBRARY",
+      "FERRY_ENABLE",   "FERRY_CONFIG",  "FERRY_JOB",       "FERRY_NODE_DIR",
+      "FERRY_LIBRARY",  "FERRY_SIM_DIR", "FERRY_SIM_STATE", "FERRY_SIM_NODE",
   };
   return names;
 }
