@@ -9,7 +9,7 @@ namespace ferry::monitor {
 
 namespace detail {
 bool g_use_tsc = false;
-double g_seconds_per_tick = 1e-9;
+std::atomic<double> g_seconds_per_tick{1e-9};
 }  // namespace detail
 
 namespace {
@@ -36,30 +36,43 @@ std::uint64_t monotonic_ns() {
 
 }  // namespace
 
+namespace {
+std::uint64_t g_base_tsc = 0;  // calibration baseline, set once in clock_init
+std::uint64_t g_base_ns = 0;
+}  // namespace
+
 void clock_init() noexcept {
   static bool done = false;
   if (done) return;
   done = true;
   try {
     if (!tsc_is_invariant()) return;
-    // 20 ms against CLOCK_MONOTONIC gives the rate to ~1e-5, plenty for time accounting.
-    const std::uint64_t n0 = monotonic_ns();
-    const std::uint64_t t0 = __rdtsc();
-    timespec pause{0, 20000000};
-    nanosleep(&pause, nullptr);
-    const std::uint64_t n1 = monotonic_ns();
-    const std::uint64_t t1 = __rdtsc();
-    if (t1 <= t0 || n1 <= n0) return;
-    detail::g_seconds_per_tick = static_cast<double>(n1 - n0) * 1e-9 / static_cast<double>(t1 - t0);
+    g_base_ns = monotonic_ns();
+    g_base_tsc = __rdtsc();
+    std::uint64_t n1 = g_base_ns, t1 = g_base_tsc;
+    while (n1 - g_base_ns < 1000000) {  // 1 ms: a first rate good to ~1e-3
+      n1 = monotonic_ns();
+      t1 = __rdtsc();
+    }
+    if (t1 <= g_base_tsc) return;
+    detail::g_seconds_per_tick.store(static_cast<double>(n1 - g_base_ns) * 1e-9 / static_cast<double>(t1 - g_base_tsc));
     detail::g_use_tsc = true;
   } catch (...) {
     detail::g_use_tsc = false;
-    detail::g_seconds_per_tick = 1e-9;
   }
 }
 
+void clock_refine() noexcept {
+  if (!detail::g_use_tsc) return;
+  const std::uint64_t n = monotonic_ns();
+  const std::uint64_t t = __rdtsc();
+  if (n - g_base_ns < 100000000 || t <= g_base_tsc) return;
+  detail::g_seconds_per_tick.store(static_cast<double>(n - g_base_ns) * 1e-9 / static_cast<double>(t - g_base_tsc),
+                                   std::memory_order_relaxed);
+}
+
 std::uint64_t seconds_to_ticks(double seconds) noexcept {
-  return static_cast<std::uint64_t>(seconds / detail::g_seconds_per_tick);
+  return static_cast<std::uint64_t>(seconds / detail::g_seconds_per_tick.load(std::memory_order_relaxed));
 }
 
 std::int64_t unix_nanoseconds() noexcept {

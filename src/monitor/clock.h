@@ -3,6 +3,7 @@
 // CLOCK_MONOTONIC (~25 ns under kvm-clock) elsewhere.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <ctime>
 #include <x86intrin.h>
@@ -11,11 +12,14 @@ namespace ferry::monitor {
 
 namespace detail {
 extern bool g_use_tsc;
-extern double g_seconds_per_tick;
+extern std::atomic<double> g_seconds_per_tick;  // refined while the job runs
 }  // namespace detail
 
-/// Calibrates the tick rate once; called from MPI_Init before any wrapper times a call.
+/// Starts the clock: a 1 ms calibration, so MPI_Init is not held up; called once from MPI_Init.
 void clock_init() noexcept;
+/// Refines the tick rate against CLOCK_MONOTONIC over the whole time since clock_init; called by
+/// the sampler thread, so the rate's error shrinks as the job runs (1e-3 at start, 1e-6 after 1 s).
+void clock_refine() noexcept;
 
 /// Monotonic ticks; convert differences with ticks_to_seconds.
 inline std::uint64_t ticks() noexcept {
@@ -26,7 +30,7 @@ inline std::uint64_t ticks() noexcept {
 }
 
 inline double ticks_to_seconds(std::uint64_t dt) noexcept {
-  return static_cast<double>(dt) * detail::g_seconds_per_tick;
+  return static_cast<double>(dt) * detail::g_seconds_per_tick.load(std::memory_order_relaxed);
 }
 
 /// Ticks in `seconds`, for deadlines compared on the hot path.

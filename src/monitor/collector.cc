@@ -219,11 +219,11 @@ void Collector::close_connection(int fd) noexcept {
         r->second.lost = !r->second.finished;
       }
     }
+    --open_;  // under the mutex, so that wait_disconnected cannot miss the last one
   }
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   ::close(fd);
   connections_.erase(it);
-  --open_;
   changed_.notify_all();
 }
 
@@ -239,6 +239,11 @@ bool Collector::wait_finished(std::uint32_t ranks, double seconds) {
     for (auto& [rank, r] : ranks_) done += r.finished ? 1 : 0;
     return done >= ranks;
   });
+}
+
+bool Collector::wait_disconnected(double seconds) {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_for(lock, std::chrono::duration<double>(seconds), [&] { return open_.load() == 0; });
 }
 
 std::string local_addresses(std::uint16_t port) {

@@ -50,6 +50,8 @@ class Collector {
   std::map<std::uint32_t, RankRecord> snapshot() const;
   /// Waits until `ranks` ranks have sent their final sample or `seconds` passed.
   bool wait_finished(std::uint32_t ranks, double seconds);
+  /// Waits until no connection is open (the job's processes are gone) or `seconds` passed.
+  bool wait_disconnected(double seconds);
 
   std::uint64_t samples_received() const noexcept { return samples_.load(); }
   std::uint64_t protocol_errors() const noexcept { return errors_.load(); }

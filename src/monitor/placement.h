@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,9 @@ namespace ferry::monitor {
 
 class Placement {
  public:
-  /// Reads the node's topology. Never throws; without hwloc data, core and NUMA stay -1.
+  Placement();
+  /// Reads the node's topology (once; on the sampler thread). Never throws; until it is read, or
+  /// without hwloc data, core and NUMA are -1.
   void load() noexcept;
 
   struct Location {
@@ -31,7 +34,8 @@ class Placement {
 
  private:
   std::string node_;
-  std::vector<Location> by_cpu_;  // indexed by OS CPU number
+  std::vector<Location> by_cpu_;  // indexed by OS CPU number; read only once ready_
+  std::atomic<bool> ready_{false};
   int cores_ = 0;
 };
 

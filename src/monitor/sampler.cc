@@ -76,7 +76,7 @@ int connect_to(const std::string& host, const std::string& port) noexcept {
 
 }  // namespace
 
-Sampler::Sampler(const Options& options, PapiCounters& papi, const Placement& placement)
+Sampler::Sampler(const Options& options, PapiCounters& papi, Placement& placement)
     : options_(options), papi_(papi), placement_(placement), queue_(options.queue_samples) {}
 
 Sampler::~Sampler() { finish(0); }
@@ -234,7 +234,10 @@ bool Sampler::flush(int wait_ms) noexcept {
 }
 
 void Sampler::run() noexcept {
-  // Lowest priority: the sampler must never take CPU the rank needs.
+  // The topology is read at normal priority: MPI_Finalize of a short job may wait for it, and at
+  // nice 19 on a busy node its 15 ms of CPU could take a second.
+  placement_.load();
+  // From here on, lowest priority: the sampler must never take CPU the rank needs.
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
   try {
     const double tick_seconds = std::min(0.25, options_.interval / 4);
@@ -244,6 +247,7 @@ void Sampler::run() noexcept {
       wake_.wait_for(lock, std::chrono::duration<double>(tick_seconds));
       if (stop_) break;
       lock.unlock();
+      clock_refine();
       const std::uint64_t now = ticks();
       if (fd_ < 0 && now >= next_connect_ && !connect_collector())
         next_connect_ = now + seconds_to_ticks(kReconnectSeconds);

@@ -34,7 +34,7 @@ class Sampler {
     core::Hello hello;
   };
 
-  Sampler(const Options& options, PapiCounters& papi, const Placement& placement);
+  Sampler(const Options& options, PapiCounters& papi, Placement& placement);
   ~Sampler();
   Sampler(const Sampler&) = delete;
   Sampler& operator=(const Sampler&) = delete;
@@ -59,7 +59,7 @@ class Sampler {
 
   Options options_;
   PapiCounters& papi_;
-  const Placement& placement_;
+  Placement& placement_;
   SampleQueue queue_;
   std::uint64_t interval_ticks_ = 0;
   std::uint64_t start_tick_ = 0;

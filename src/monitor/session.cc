@@ -3,6 +3,7 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -63,7 +64,14 @@ std::string summarize_errors(const std::vector<std::string>& errors) {
 }
 
 // Rank 0 picks the job name and, in direct mode, starts the collector; every rank learns both.
+// Under `ferry run` the launcher already told every rank both, and no collective is needed.
 bool announce(Session& s, std::string& collector_address) {
+  const std::string& given = s.config.get_string("collector.address");
+  if (auto job = core::getenv("FERRY_JOB"); job && !given.empty()) {
+    s.job = *job;
+    collector_address = given;
+    return true;
+  }
   char buf[kAnnounceBytes] = {};
   if (s.rank == 0) {
     s.job = core::getenv("FERRY_JOB").value_or("job-" + node_name() + "-" + std::to_string(getpid()));
@@ -155,6 +163,7 @@ void detail::sample_at_boundary(std::uint64_t now) noexcept {
 void session_start(int thread_level) noexcept {
   if (!core::enabled() || g_session != nullptr) return;
   try {
+    const auto t_begin = std::chrono::steady_clock::now();
     auto s = std::make_unique<Session>();
     PMPI_Comm_rank(MPI_COMM_WORLD, &s->rank);
     PMPI_Comm_size(MPI_COMM_WORLD, &s->size);
@@ -168,7 +177,7 @@ void session_start(int thread_level) noexcept {
     core::set_log_level(core::parse_level(s->config.get_string("log.level")));
     clock_init();
     detail::g_concurrent_writers = thread_level == MPI_THREAD_MULTIPLE;
-    s->placement.load();
+    // The topology is read by the sampler thread, off the application's path (~15 ms of CPU).
     core::set_log_prefix("ferry[" + std::to_string(s->rank) + "@" + s->placement.node() + "]");
 
     std::string collector;
@@ -187,6 +196,9 @@ void session_start(int thread_level) noexcept {
     g_session = s.release();
     detail::g_active = true;
     if (!collector.empty()) g_session->sampler->start();
+    core::log_debug("started in " +
+                    std::to_string(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_begin).count()) +
+                    " ms");
   } catch (const std::exception& e) {
     detail::g_active = false;
     core::log_error(std::string("disabled: ") + e.what());
@@ -198,15 +210,21 @@ void session_finish() noexcept {
   Session& s = *g_session;
   try {
     detail::g_active = false;
+    const auto t0 = std::chrono::steady_clock::now();
     s.sampler->finish(5.0);
-    // Every rank has sent its final sample once all are past this barrier.
-    PMPI_Barrier(MPI_COMM_WORLD);
+    const double t_flush = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    // Direct mode: every rank has sent its final sample once all are past this barrier, and rank
+    // 0 reports. Under `ferry run` the supervisor reports after the job; no collective needed.
+    const bool direct = s.config.get_string("collector.address").empty();
+    if (direct) PMPI_Barrier(MPI_COMM_WORLD);
+    core::log_debug("finishing: flush " + std::to_string(t_flush) + " ms, barrier " +
+                    std::to_string(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()) + " ms");
     std::optional<JobReport> report;
     if (s.collector) {
       s.collector->wait_finished(static_cast<std::uint32_t>(s.size), 5.0);
       report = build_report(s.job, static_cast<std::uint32_t>(s.size), s.collector->snapshot());
     }
-    gather_world_counts(s, report ? &*report : nullptr);
+    if (direct) gather_world_counts(s, report ? &*report : nullptr);
     if (report) write_report(s, *report);
     if (s.collector) s.collector->stop();
     s.papi.stop();

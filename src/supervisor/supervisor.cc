@@ -288,7 +288,8 @@ int run_job(const RunOptions& o) {
   job.exit_status = exit_status;
   write_job(job, error);
 
-  collector.wait_finished(static_cast<std::uint32_t>(placement.size()), 1.0);
+  // mpirun is gone, so every rank is too: what they sent is in once their connections closed.
+  collector.wait_disconnected(2.0);
   auto report = monitor::build_report(id, static_cast<std::uint32_t>(placement.size()), collector.snapshot());
   if (config.get_bool("monitor.table")) std::fputs(monitor::format_table(report).c_str(), stderr);
   if (const auto& path = config.get_string("monitor.report"); !path.empty())
