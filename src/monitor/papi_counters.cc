@@ -68,7 +68,13 @@ bool PapiCounters::start_task_clock_fd() {
   attr.type = PERF_TYPE_SOFTWARE;
   attr.size = sizeof attr;
   attr.config = PERF_COUNT_SW_TASK_CLOCK;
-  const long fd = syscall(SYS_perf_event_open, &attr, 0 /*this thread*/, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  attr.exclude_hv = 1;
+  long fd = syscall(SYS_perf_event_open, &attr, 0 /*this thread*/, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0) {
+    // perf_event_paranoid 2 (Debian's default) lets a user count only its own user-space time.
+    attr.exclude_kernel = 1;
+    fd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  }
   if (fd < 0) return false;
   task_clock_fd_ = static_cast<int>(fd);
   return true;

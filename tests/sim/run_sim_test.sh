@@ -58,6 +58,11 @@ check "ranks report their simulated node's hostname, as placed" placement_ok
 node_cpu() {  # node_cpu FILE NODE -> cpu share of that node
   jq -r ".nodes[] | select(.node == \"$2\") | .cpu_share" "$1"
 }
+# Whatever else runs on this machine must not decide the shares: the cluster gets the weight of
+# a few processes while the shares are measured (test only; more would starve the supervisor).
+cg=/sys/fs/cgroup/cpu/ferry-sim
+shares=$(cat "$cg/cpu.shares")
+echo 4096 >"$cg/cpu.shares"
 "$sim" throttle node02 0.25 >/dev/null
 sleep 5
 status_json 3 >"$work/status1.json"
@@ -78,6 +83,7 @@ recovered() {
   awk -v s="$slow" -v o="$other" 'BEGIN { exit !(s > 0.75 * o) }'
 }
 check "unthrottled, it recovers" recovered
+echo "$shares" >"$cg/cpu.shares"
 
 useradd -M -s /bin/sh "$user" >/dev/null 2>&1
 refused_by_mode() {
@@ -104,5 +110,18 @@ no_leftovers() {
   ! pgrep -f "$work/expect.txt" >/dev/null && [ ! -d /sys/fs/cgroup/cpu/ferry-sim ] && [ ! -d /run/ferry-sim ]
 }
 check "nothing is left after down" no_leftovers
+
+# The non-root fallback (recipe C) runs a job under `ferry run` too.
+nonroot_job() {
+  runuser -u "$user" -- bash -c '
+    d=$(mktemp -d) || exit 1
+    trap "'"$sim"' down --dir \$d/sim >/dev/null 2>&1; rm -rf \$d" EXIT
+    "'"$sim"'" up 2 --dir "$d/sim" >/dev/null || exit 1
+    eval "$("'"$sim"'" env --dir "$d/sim")"
+    FERRY_RUN_DIR="$d/run" "'"$ferry"'" run -np 4 -- "'"$build"'/tests/pattern" "$d/e.txt" 0.1 2 2>&1
+  ' >"$work/nonroot.out" 2>&1 || { cat "$work/nonroot.out"; return 1; }
+  grep -q "4 of 4 ranks reported" "$work/nonroot.out" && grep -q "counting perf::TASK-CLOCK" "$work/nonroot.out"
+}
+check "a non-root user runs a job with ferry run on the fallback cluster" nonroot_job
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
