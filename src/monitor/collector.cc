@@ -176,6 +176,7 @@ void Collector::on_readable(Connection& c) noexcept {
           c.has_rank = true;
           c.rank = h->rank;
           RankRecord& r = ranks_[h->rank];
+          c.record = &r;
           r.hello = *h;
           r.connected = true;
           r.lost = false;
@@ -184,7 +185,7 @@ void Collector::on_readable(Connection& c) noexcept {
             bad = "sample for rank " + std::to_string(s->rank) + " on a connection that did not introduce it";
             break;
           }
-          RankRecord& r = ranks_[c.rank];
+          RankRecord& r = *c.record;
           if (!r.window.empty() && s->seq > r.window.back().seq + 1) r.gaps += s->seq - r.window.back().seq - 1;
           r.window.push_back(*s);
           while (r.window.size() > options_.window) r.window.pop_front();
@@ -230,6 +231,29 @@ void Collector::close_connection(int fd) noexcept {
 std::map<std::uint32_t, RankRecord> Collector::snapshot() const {
   std::lock_guard lock(mutex_);
   return ranks_;
+}
+
+std::map<std::uint32_t, RankRecord> Collector::recent(double seconds) const {
+  std::lock_guard lock(mutex_);
+  std::map<std::uint32_t, RankRecord> out;
+  for (const auto& [rank, r] : ranks_) {
+    RankRecord copy;
+    copy.hello = r.hello;
+    copy.connected = r.connected;
+    copy.finished = r.finished;
+    copy.lost = r.lost;
+    copy.samples = r.samples;
+    copy.gaps = r.gaps;
+    if (!r.window.empty()) {
+      const double newest = r.window.back().wall;
+      auto it = r.window.end();
+      while (it != r.window.begin() && newest - std::prev(it)->wall <= seconds) --it;
+      if (it != r.window.begin()) --it;  // the sample just before the window: its start point
+      copy.window.assign(it, r.window.end());
+    }
+    out.emplace(rank, std::move(copy));
+  }
+  return out;
 }
 
 bool Collector::wait_finished(std::uint32_t ranks, double seconds) {

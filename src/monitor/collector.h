@@ -48,6 +48,9 @@ class Collector {
 
   /// A copy of every rank's record, by rank.
   std::map<std::uint32_t, RankRecord> snapshot() const;
+  /// Like snapshot(), but each window holds only the samples of the last `seconds` (plus the one
+  /// before them): what live status needs, at a fraction of the copying done under the lock.
+  std::map<std::uint32_t, RankRecord> recent(double seconds) const;
   /// Waits until `ranks` ranks have sent their final sample or `seconds` passed.
   bool wait_finished(std::uint32_t ranks, double seconds);
   /// Waits until no connection is open (the job's processes are gone) or `seconds` passed.
@@ -64,6 +67,7 @@ class Collector {
     std::vector<std::uint8_t> buffer;
     bool has_rank = false;
     std::uint32_t rank = 0;
+    RankRecord* record = nullptr;  // ranks_ is a map: records never move
   };
   void run() noexcept;
   void on_readable(Connection& c) noexcept;

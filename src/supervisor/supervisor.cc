@@ -221,7 +221,12 @@ int run_job(const RunOptions& o) {
   const double window = config.get_double("status.window");
   if (!control.start(job.control, [&](const nlohmann::json& request) -> nlohmann::json {
         const std::string cmd = request["cmd"];
-        if (cmd == "status") return job_status(job, collector.snapshot(), request.value("window", window));
+        if (cmd == "status") {
+          if (request.contains("window") && !(request["window"].is_number() && request["window"].get<double>() > 0))
+            return error_reply("status: \"window\" must be a positive number of seconds");
+          const double w = request.value("window", window);
+          return job_status(job, collector.recent(w), w);
+        }
         return error_reply("unknown command \"" + cmd + "\" (commands: status)");
       }, error))
     return fail(error);
