@@ -2,6 +2,7 @@
 // in Registry::families() and Family::snapshot() lock, so a slow scraper never blocks updaters.
 #include "exporters/exposition.h"
 
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -39,6 +40,11 @@ void append_uint(std::string& out, std::uint64_t value) {
 }
 
 void append_label_value(std::string& out, std::string_view value) {
+  // Almost no value needs escaping; copy those in one go.
+  if (value.find_first_of("\\\"\n") == std::string_view::npos) {
+    out += value;
+    return;
+  }
   for (char c : value) {
     switch (c) {
       case '\\': out += "\\\\"; break;
@@ -128,8 +134,13 @@ void append_header(std::string& out, std::string_view name, const std::string& h
   out += '\n';
 }
 
+// Size of the previous rendering: reserving it up front avoids ~20 reallocations of a multi-MB
+// string at 10k ranks. Racy updates are harmless, it is only a hint.
+std::atomic<std::size_t> last_size_hint{0};
+
 std::string render_impl(const Registry& registry, bool openmetrics) {
   std::string out;
+  out.reserve(last_size_hint.load(std::memory_order_relaxed) + 4096);
   for (const auto& base : registry.families()) {
     const std::string& name = base->name();
     switch (base->type()) {
@@ -160,6 +171,7 @@ std::string render_impl(const Registry& registry, bool openmetrics) {
     }
   }
   if (openmetrics) out += "# EOF\n";
+  last_size_hint.store(out.size(), std::memory_order_relaxed);
   return out;
 }
 
