@@ -19,7 +19,8 @@ namespace ferry::monitor {
   X(Alltoall) X(Alltoallv) X(Alltoallw) X(Reduce) X(Allreduce) X(Reduce_scatter)                    \
   X(Reduce_scatter_block) X(Scan) X(Exscan) X(Ibarrier) X(Ibcast) X(Igather) X(Igatherv)            \
   X(Iscatter) X(Iscatterv) X(Iallgather) X(Iallgatherv) X(Ialltoall) X(Ialltoallv) X(Ialltoallw)    \
-  X(Ireduce) X(Iallreduce) X(Ireduce_scatter) X(Ireduce_scatter_block) X(Iscan) X(Iexscan)
+  X(Ireduce) X(Iallreduce) X(Ireduce_scatter) X(Ireduce_scatter_block) X(Iscan) X(Iexscan)            \
+  X(Mprobe) X(Improbe) X(Mrecv) X(Imrecv) X(Request_free)
 
 enum class Fn : std::uint16_t {
 #define FERRY_X(name) name,

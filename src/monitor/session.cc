@@ -26,6 +26,7 @@ bool g_active = false;
 RankCounters g_counters;
 CommTable g_comms;
 RequestTable g_requests;
+RequestTable g_messages;
 std::atomic<std::uint64_t> g_next_sample{~0ull};
 
 void sample_at_boundary(std::uint64_t now) noexcept;
@@ -232,6 +233,7 @@ void session_finish() noexcept {
     core::log_error(std::string("at MPI_Finalize: ") + e.what());
   }
   detail::g_requests.clear();
+  detail::g_messages.clear();
   delete g_session;
   g_session = nullptr;
   detail::g_comms.clear();

@@ -20,6 +20,10 @@ extern bool g_active;
 extern RankCounters g_counters;
 extern CommTable g_comms;
 extern RequestTable g_requests;
+/// Matched messages (MPI_Mprobe/Improbe) not yet received → their communicator. Message handles
+/// are pointers like request handles, so the same table type serves, keyed by message_key().
+extern RequestTable g_messages;
+inline MPI_Request message_key(MPI_Message m) noexcept { return reinterpret_cast<MPI_Request>(m); }
 /// Tick after which the next MPI call boundary takes a sample (the sampler moves it).
 extern std::atomic<std::uint64_t> g_next_sample;
 

@@ -128,4 +128,44 @@ int MPI_Iprobe(int source, int tag, MPI_Comm comm, int* flag, MPI_Status* status
   return PMPI_Iprobe(source, tag, comm, flag, status);
 }
 
+// Matched probes: the message's communicator is remembered until MPI_Mrecv/Imrecv takes it.
+int MPI_Mprobe(int source, int tag, MPI_Comm comm, MPI_Message* message, MPI_Status* status) {
+  if (!g_active) return PMPI_Mprobe(source, tag, comm, message, status);
+  Timed t(Fn::Mprobe);
+  const int rc = PMPI_Mprobe(source, tag, comm, message, status);
+  if (rc == MPI_SUCCESS && message && *message != MPI_MESSAGE_NO_PROC)
+    g_messages.insert(message_key(*message), g_comms.find(comm));
+  return rc;
+}
+
+int MPI_Improbe(int source, int tag, MPI_Comm comm, int* flag, MPI_Message* message, MPI_Status* status) {
+  if (!g_active) return PMPI_Improbe(source, tag, comm, flag, message, status);
+  Timed t(Fn::Improbe);
+  const int rc = PMPI_Improbe(source, tag, comm, flag, message, status);
+  if (rc == MPI_SUCCESS && flag && *flag && message && *message != MPI_MESSAGE_NO_PROC)
+    g_messages.insert(message_key(*message), g_comms.find(comm));
+  return rc;
+}
+
+int MPI_Mrecv(void* buf, int count, MPI_Datatype type, MPI_Message* message, MPI_Status* status) {
+  if (!g_active) return PMPI_Mrecv(buf, count, type, message, status);
+  Timed t(Fn::Mrecv);
+  const MPI_Message saved = message ? *message : MPI_MESSAGE_NULL;
+  StatusSlot st(status);
+  const int rc = PMPI_Mrecv(buf, count, type, message, st.get());
+  if (rc == MPI_SUCCESS)
+    if (CommInfo* c = g_messages.take(message_key(saved))) count_receive(c, *st.get());
+  return rc;
+}
+
+int MPI_Imrecv(void* buf, int count, MPI_Datatype type, MPI_Message* message, MPI_Request* request) {
+  if (!g_active) return PMPI_Imrecv(buf, count, type, message, request);
+  Timed t(Fn::Imrecv);
+  const MPI_Message saved = message ? *message : MPI_MESSAGE_NULL;
+  const int rc = PMPI_Imrecv(buf, count, type, message, request);
+  if (rc == MPI_SUCCESS && request)
+    if (CommInfo* c = g_messages.take(message_key(saved))) g_requests.insert(*request, c);
+  return rc;
+}
+
 }  // extern "C"

@@ -129,4 +129,14 @@ int MPI_Testsome(int incount, MPI_Request requests[], int* outcount, int indices
   return rc;
 }
 
+// A freed receive request completes unseen: forget it, so a reused handle is not mistaken for it.
+int MPI_Request_free(MPI_Request* request) {
+  if (!g_active) return PMPI_Request_free(request);
+  g_counters.fn[static_cast<std::size_t>(Fn::Request_free)].calls.add(1);
+  const MPI_Request saved = request ? *request : MPI_REQUEST_NULL;
+  const int rc = PMPI_Request_free(request);
+  if (rc == MPI_SUCCESS) g_requests.take(saved);
+  return rc;
+}
+
 }  // extern "C"

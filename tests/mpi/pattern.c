@@ -79,6 +79,23 @@ static void traffic(MPI_Comm dup, int phase) {
     g_sent_msgs++; g_sent_bytes += 32;   /* on `dup`: not in the world matrix */
     g_recv_msgs++; g_recv_bytes += n;
   }
+  /* Matched probes: Mprobe + Mrecv, and Improbe + Imrecv + Wait. */
+  {
+    MPI_Send(buf, 40, MPI_CHAR, right, 31, MPI_COMM_WORLD);
+    MPI_Send(buf, 48, MPI_CHAR, right, 32, MPI_COMM_WORLD);
+    sent(right, 40);
+    sent(right, 48);
+    MPI_Message m;
+    MPI_Mprobe(left, 31, MPI_COMM_WORLD, &m, &st);
+    MPI_Mrecv(buf + 1024, 40, MPI_CHAR, &m, MPI_STATUS_IGNORE);
+    received(left, 40);
+    int found = 0;
+    while (!found) MPI_Improbe(left, 32, MPI_COMM_WORLD, &found, &m, &st);
+    MPI_Request r;
+    MPI_Imrecv(buf + 1024, 48, MPI_CHAR, &m, &r);
+    MPI_Wait(&r, MPI_STATUS_IGNORE);
+    received(left, 48);
+  }
   /* Waitany / Waitsome over two receives from left. */
   {
     MPI_Request r[2];
