@@ -15,10 +15,10 @@ extern bool g_use_tsc;
 extern std::atomic<double> g_seconds_per_tick;  // refined while the job runs
 }  // namespace detail
 
-/// Starts the clock: a 1 ms calibration, so MPI_Init is not held up; called once from MPI_Init.
+/// Starts the clock: a 0.2 ms calibration, so MPI_Init is not held up; called once from MPI_Init.
 void clock_init() noexcept;
 /// Refines the tick rate against CLOCK_MONOTONIC over the whole time since clock_init; called by
-/// the sampler thread, so the rate's error shrinks as the job runs (1e-3 at start, 1e-6 after 1 s).
+/// the sampler thread, so the rate's error shrinks as the job runs (1e-2 at start, 1e-6 after a second).
 void clock_refine() noexcept;
 
 /// Monotonic ticks; convert differences with ticks_to_seconds.

@@ -234,12 +234,12 @@ bool Sampler::flush(int wait_ms) noexcept {
 }
 
 void Sampler::run() noexcept {
-  // The topology is read at normal priority: MPI_Finalize of a short job may wait for it, and at
-  // nice 19 on a busy node its 15 ms of CPU could take a second.
-  placement_.load();
-  // From here on, lowest priority: the sampler must never take CPU the rank needs.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
   try {
+    // The topology is first needed by the sample due after one interval; reading it at the first
+    // tick keeps its ~10 ms of CPU out of the ranks' start-up, when they contend most. It is read
+    // at normal priority (a short job's MPI_Finalize may wait for it; at nice 19 on a busy node
+    // it could take a second); from then on the thread runs at the lowest priority.
+    bool placed = false;
     const double tick_seconds = std::min(0.25, options_.interval / 4);
     const std::uint64_t grace = interval_ticks_ / 10;
     std::unique_lock lock(mutex_);
@@ -247,6 +247,11 @@ void Sampler::run() noexcept {
       wake_.wait_for(lock, std::chrono::duration<double>(tick_seconds));
       if (stop_) break;
       lock.unlock();
+      if (!placed) {
+        placement_.load();
+        setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
+        placed = true;
+      }
       clock_refine();
       const std::uint64_t now = ticks();
       if (fd_ < 0 && now >= next_connect_ && !connect_collector())

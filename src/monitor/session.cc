@@ -170,8 +170,15 @@ void session_start(int thread_level) noexcept {
     PMPI_Comm_size(MPI_COMM_WORLD, &s->size);
     std::vector<std::string> errors;
     s->config = core::Config::load({}, errors);
+    // Under `ferry run` (which validated the same configuration) ferry adds no collective, so a
+    // rank can stay out on its own; in direct mode all ranks must agree.
+    const bool supervised = core::getenv("FERRY_JOB").has_value() && core::getenv("FERRY_COLLECTOR_ADDRESS").has_value();
+    if (supervised && !errors.empty()) {
+      core::log_error("disabled in rank " + std::to_string(s->rank) + ": " + summarize_errors(errors));
+      return;
+    }
     int first_failing = s->size;
-    if (!agree(errors.empty(), s->rank, s->size, first_failing)) {
+    if (!supervised && !agree(errors.empty(), s->rank, s->size, first_failing)) {
       if (s->rank == first_failing) core::log_error("disabled for this job: " + summarize_errors(errors));
       return;
     }
