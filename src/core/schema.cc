@@ -72,6 +72,13 @@ std::vector<KeySpec> build_schema() {
                          "cores per node that generated rankfiles bind to; 0 = this machine's"));
   keys.push_back(double_key("status", "window", 10.0, 1, 3600,
                             "seconds of recent samples that `ferry status` averages over"));
+  keys.push_back(string_key("exporter", "listen", "127.0.0.1:9464",
+                            "host:port where `ferry run` serves Prometheus metrics at /metrics; "
+                            "empty = off"));
+  keys.push_back(string_key("exporter", "push", "",
+                            "Pushgateway URL (http://host:port) the final metrics are pushed to"));
+  keys.push_back(int_key("exporter", "rank_labels_max", 1024, 0, 10000000,
+                         "jobs with more ranks export no per-rank series (cardinality)"));
   return keys;
 }
 

@@ -49,6 +49,7 @@ bool write_job(const JobInfo& job, std::string& error) {
   j["command"] = job.command;
   j["started"] = job.started;
   j["control"] = job.control;
+  j["metrics"] = job.metrics;
   auto& placement = j["placement"] = nlohmann::json::array();
   for (const auto& p : job.placement) placement.push_back({{"rank", p.rank}, {"node", p.node}, {"slot", p.slot}});
   const std::string path = job.dir + "/job.json", tmp = path + ".tmp";
@@ -85,6 +86,7 @@ std::optional<JobInfo> read_job(const std::string& path, std::string& error) {
     job.command = j.value("command", std::vector<std::string>{});
     job.started = j.value("started", "");
     job.control = j.value("control", "");
+    job.metrics = j.value("metrics", "");
     job.dir = fs::path(path).parent_path().string();
     for (const auto& p : j.value("placement", nlohmann::json::array()))
       job.placement.push_back({p.at("rank"), p.at("node"), p.at("slot")});

@@ -26,6 +26,7 @@ struct JobInfo {
   std::string started;   ///< ISO 8601, UTC
   std::string dir;       ///< this job's registry directory
   std::string control;   ///< path of its control socket
+  std::string metrics;   ///< URL of its Prometheus endpoint, empty when not served
 };
 
 /// The run directory: run.dir, else /run/ferry (root), $XDG_RUNTIME_DIR/ferry, /tmp/ferry-$UID.

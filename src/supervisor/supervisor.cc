@@ -19,7 +19,9 @@
 #include "core/log.h"
 #include "monitor/collector.h"
 #include "monitor/report.h"
+#include "exporters/exposer.h"
 #include "supervisor/control.h"
+#include "supervisor/job_metrics.h"
 #include "supervisor/placement.h"
 #include "supervisor/registry.h"
 #include "supervisor/status.h"
@@ -217,8 +219,20 @@ int run_job(const RunOptions& o) {
 
   monitor::Collector collector;
   if (!collector.start({}, error)) return fail(error);
-  ControlServer control;
   const double window = config.get_double("status.window");
+  JobMetrics metrics(job, collector, window, config.get_int("exporter.rank_labels_max"));
+  metrics.start();
+  exporters::Exposer exposer(metrics.registry());
+  if (const auto& listen = config.get_string("exporter.listen"); !listen.empty()) {
+    if (exposer.start(listen, error)) {
+      const std::string host = listen.substr(0, listen.rfind(':'));
+      job.metrics = "http://" + (host.empty() ? std::string("127.0.0.1") : host) + ":" + std::to_string(exposer.port()) + "/metrics";
+      core::log_info("metrics at " + job.metrics);
+    } else {
+      core::log_warn(error + "; the job runs without a metrics endpoint (exporter.listen)");
+    }
+  }
+  ControlServer control;
   if (!control.start(job.control, [&](const nlohmann::json& request) -> nlohmann::json {
         const std::string cmd = request["cmd"];
         if (cmd == "status") {
@@ -299,6 +313,11 @@ int run_job(const RunOptions& o) {
   if (config.get_bool("monitor.table")) std::fputs(monitor::format_table(report).c_str(), stderr);
   if (const auto& path = config.get_string("monitor.report"); !path.empty())
     if (!write_text(path, monitor::to_json(report), error)) core::log_error(error);
+  metrics.stop();
+  metrics.refresh();
+  if (const auto& push = config.get_string("exporter.push"); !push.empty())
+    if (!exporters::push_to_gateway(push, id, *metrics.registry(), error)) core::log_warn("pushgateway: " + error);
+  exposer.stop();
   control.stop();
   collector.stop();
   fs::remove_all(job.dir, ec);

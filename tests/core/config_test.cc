@@ -65,9 +65,9 @@ TEST(Schema, EnvNameIsUpperCased) {
 
 TEST(Schema, KeysAreInPrintOrderAndDefaultsHaveTheirType) {
   const auto& keys = schema();
-  ASSERT_EQ(keys.size(), 10u);
+  ASSERT_EQ(keys.size(), 13u);
   EXPECT_EQ(keys.front().key, "interval");
-  EXPECT_EQ(keys.back().section, "status");
+  EXPECT_EQ(keys.back().section, "exporter");
   for (const auto& spec : keys)
     EXPECT_EQ(static_cast<std::size_t>(spec.type), spec.default_value.index());
   EXPECT_EQ(&schema(), &keys);  // built once
@@ -213,13 +213,13 @@ interval = 4
   EXPECT_EQ(errors_.size(), 4u);
   EXPECT_TRUE(has_error(errors_, path +
                                      ":1: interval: unknown key (keys belong in a section: "
-                                     "collector, log, monitor, run, status; did you mean monitor.interval?)"));
+                                     "collector, exporter, log, monitor, run, status; did you mean monitor.interval?)"));
   EXPECT_TRUE(has_error(errors_, path + ":5: monitor.intervall: unknown key (keys of [monitor]: "
                                         "interval, papi_events, queue_samples, report, table)"));
   EXPECT_TRUE(has_error(errors_, path + ":6: monitor.sub: unknown key (keys of [monitor]: "
                                         "interval, papi_events, queue_samples, report, table)"));
   EXPECT_TRUE(has_error(errors_, path + ":8: [monitr]: unknown section (sections: collector, "
-                                        "log, monitor, run, status)"));
+                                        "exporter, log, monitor, run, status)"));
   EXPECT_DOUBLE_EQ(config.get_double("monitor.interval"), 2.0);
 }
 
@@ -339,7 +339,8 @@ TEST_F(ConfigTest, UnknownEnvironmentVariable) {
                         "FERRY_SOMETHING_ELSE_ENTIRELY: unknown variable (keys are "
                         "FERRY_<SECTION>_<KEY> for: monitor.interval, monitor.papi_events, "
                         "monitor.report, monitor.table, monitor.queue_samples, log.level, "
-                        "collector.address, run.dir, run.cores, status.window)"));
+                        "collector.address, run.dir, run.cores, status.window, exporter.listen, exporter.push, "
+                        "exporter.rank_labels_max)"));
 }
 
 TEST_F(ConfigTest, ReservedVariablesAreNotFlagged) {
@@ -380,7 +381,7 @@ TEST_F(ConfigTest, BadCommandLineOverrides) {
                         "(expected section.key=value)"));
   EXPECT_TRUE(has_error(errors_,
                         "command line \"monitr.interval=1\": [monitr]: unknown section "
-                        "(sections: collector, log, monitor, run, status)"));
+                        "(sections: collector, exporter, log, monitor, run, status)"));
   EXPECT_TRUE(has_error(errors_,
                         "command line \"monitor.intervall=1\": monitor.intervall: unknown "
                         "key (keys of [monitor]: interval, papi_events, queue_samples, "

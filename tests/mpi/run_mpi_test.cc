@@ -23,11 +23,15 @@ class RunTest : public ::testing::Test {
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
     setenv("FERRY_RUN_DIR", dir_.file("run").c_str(), 1);
+    setenv("FERRY_EXPORTER_LISTEN", "127.0.0.1:0", 1);  // any free port: tests never collide
     char host[256] = {};
     gethostname(host, sizeof host - 1);
     host_ = host;
   }
-  void TearDown() override { unsetenv("FERRY_RUN_DIR"); }
+  void TearDown() override {
+    unsetenv("FERRY_RUN_DIR");
+    unsetenv("FERRY_EXPORTER_LISTEN");
+  }
 
   // Starts `ferry run ARGS` in the background; returns its pid.
   pid_t start(const std::string& args) {
@@ -101,6 +105,31 @@ TEST_F(RunTest, StatusShowsThePlacementWhileTheJobRuns) {
   EXPECT_EQ(leftovers(), "");
   EXPECT_NE(read_file(dir_.file("run.err")).find("4 of 4 ranks reported"), std::string::npos)
       << read_file(dir_.file("run.err"));
+}
+
+TEST_F(RunTest, LiveScrapeIsPromtoolClean) {
+  const pid_t pid = start("-np 4 --nodes " + host_ + " --job scrapejob -- " FERRY_TEST_PATTERN " " +
+                          dir_.file("expect.txt") + " 1.0 3");
+  ASSERT_GT(pid, 0);
+  wait_status("scrapejob", 4);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // one refresh of the metrics
+  const auto job = nlohmann::json::parse(read_file(dir_.file("run/scrapejob/job.json")));
+  const std::string url = job.value("metrics", "");
+  ASSERT_EQ(url.rfind("http://127.0.0.1:", 0), 0u) << url;
+  const auto scrape = run("curl -sf " + url, {}, 10);
+  ASSERT_EQ(scrape.status, 0) << scrape.err;
+  for (int r = 0; r < 4; ++r)
+    EXPECT_NE(scrape.out.find("ferry_rank_compute_seconds_total{job=\"scrapejob\",node=\"" + host_ + "\",rank=\"" +
+                              std::to_string(r) + "\"}"),
+              std::string::npos)
+        << scrape.out;
+  EXPECT_NE(scrape.out.find("ferry_node_ranks{job=\"scrapejob\",node=\"" + host_ + "\"} 4"), std::string::npos);
+  write_file(dir_.file("scrape.txt"), scrape.out);
+  const auto lint = run("promtool check metrics < " + dir_.file("scrape.txt"), {}, 30);
+  EXPECT_EQ(lint.status, 0) << lint.out << lint.err;
+  const auto missing = run("curl -s -o /dev/null -w '%{http_code}' " + url.substr(0, url.rfind('/')) + "/nope", {}, 10);
+  EXPECT_EQ(missing.out, "404");
+  ASSERT_TRUE(gone(pid, 60));
 }
 
 TEST_F(RunTest, ExitStatusOfTheJobIsPassedOn) {
