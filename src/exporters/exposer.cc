@@ -2,6 +2,15 @@
 // them, so every handler catches everything and answers 500 instead.
 #include "exporters/exposer.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include <civetweb.h>
 #include <netdb.h>
 #include <sys/socket.h>
@@ -93,7 +102,30 @@ bool Exposer::start(const std::string& listen, std::string& error) {
 }
 
 void Exposer::stop() noexcept {
-  if (context_ != nullptr) mg_stop(context_);
+  if (context_ == nullptr) return;
+  // civetweb's listener notices the stop only when its poll() returns, after up to 2 s: knock on
+  // our own port until mg_stop has returned, so stopping takes milliseconds.
+  std::atomic<bool> stopped{false};
+  std::thread knock;
+  try {
+    knock = std::thread([this, &stopped] {
+      for (int i = 0; i < 200 && !stopped.load(); ++i) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) break;
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(port_);
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+        ::close(fd);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+  } catch (...) {
+  }
+  mg_stop(context_);
+  stopped = true;
+  if (knock.joinable()) knock.join();
   context_ = nullptr;
   port_ = 0;
 }
