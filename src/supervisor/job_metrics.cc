@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "core/stats.h"
+#include "supervisor/status.h"
 
 namespace ferry::supervisor {
 
@@ -54,15 +55,10 @@ void JobMetrics::refresh() noexcept {
       if (r.window.empty()) continue;
       const core::Sample& s = r.window.back();
       dropped += s.dropped + r.gaps;
-      double share_compute = 0, share_cpu = 0;
-      const core::Sample& first = r.window.front();
-      const double dt = r.window.size() > 1 ? s.wall - first.wall : s.wall;
-      if (dt > 0) {
-        share_compute = (s.compute() - (r.window.size() > 1 ? first.compute() : 0)) / dt;
-        share_cpu = (s.cpu - (r.window.size() > 1 ? first.cpu : 0)) / dt;
-        shares.push_back(share_compute);
-      }
-      capacity[r.hello.node] += share_cpu;
+      const Shares w = window_shares(r.window, window_);
+      const double share_compute = w.compute;
+      if (w.seconds > 0) shares.push_back(w.compute);
+      capacity[r.hello.node] += w.cpu;
       if (!per_rank_) continue;
       const exporters::Labels labels = {{"job", job_.id}, {"node", r.hello.node}, {"rank", std::to_string(rank)}};
       Last& last = last_[rank];

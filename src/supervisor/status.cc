@@ -7,13 +7,6 @@
 
 namespace ferry::supervisor {
 
-namespace {
-
-struct Shares {
-  double compute = 0, mpi = 0, cpu = 0, seconds = 0;
-};
-
-// Differences between the newest sample and the oldest one inside the window.
 Shares window_shares(const std::deque<core::Sample>& w, double window) {
   Shares s;
   if (w.empty()) return s;
@@ -42,8 +35,6 @@ Shares window_shares(const std::deque<core::Sample>& w, double window) {
   s.cpu = (last.cpu - first->cpu) / dt;
   return s;
 }
-
-}  // namespace
 
 nlohmann::json job_status(const JobInfo& job, const std::map<std::uint32_t, monitor::RankRecord>& ranks,
                           double window) {
