@@ -99,6 +99,14 @@ void ControlServer::run() {
                                         .dump() + "\n";
           ssize_t ignored = ::send(cfd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
           (void)ignored;
+          // Closing with the peer's request unread would reset the connection and could discard
+          // the reply before the peer reads it: end our side, then drain what has arrived.
+          ::shutdown(cfd, SHUT_WR);
+          char sink[4096];
+          for (int i = 0; i < 20; ++i) {
+            pollfd p{cfd, POLLIN, 0};
+            if (::poll(&p, 1, 5) != 1 || ::recv(cfd, sink, sizeof sink, MSG_DONTWAIT) <= 0) break;
+          }
           ::close(cfd);
           core::log_warn("control: refused a connection from uid " + std::to_string(uid));
           continue;
@@ -168,7 +176,10 @@ bool control_request(const std::string& path, const nlohmann::json& request, nlo
     return false;
   }
   const std::string line = request.dump() + "\n";
-  bool ok = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size());
+  // A server that refuses us answers first and closes, so our send may fail: read its reason anyway.
+  const bool sent = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size());
+  const std::string send_error = sent ? "" : std::strerror(errno);
+  bool ok = true;
   std::string in;
   while (ok && in.find('\n') == std::string::npos) {
     pollfd p{fd, POLLIN, 0};
@@ -180,7 +191,7 @@ bool control_request(const std::string& path, const nlohmann::json& request, nlo
     char chunk[65536];
     const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
     if (n <= 0) {
-      error = "the job closed the control connection";
+      error = "the job closed the control connection" + (sent ? std::string() : " (" + send_error + ")");
       ok = false;
       break;
     }
