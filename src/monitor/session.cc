@@ -40,6 +40,9 @@ struct Session {
   int rank = 0;
   int size = 1;
   std::string job;
+  /// Started by `ferry run`, which hands every rank the job name and the collector: ferry then
+  /// adds no collective to MPI_Init or MPI_Finalize. Otherwise direct mode.
+  bool supervised = false;
   Placement placement;
   PapiCounters papi;
   std::unique_ptr<Sampler> sampler;
@@ -66,12 +69,11 @@ std::string summarize_errors(const std::vector<std::string>& errors) {
 
 // Rank 0 picks the job name and, in direct mode, starts the collector; every rank learns both.
 // Under `ferry run` the launcher already told every rank both, and no collective is needed.
-bool announce(Session& s, std::string& collector_address) {
-  const std::string& given = s.config.get_string("collector.address");
-  if (auto job = core::getenv("FERRY_JOB"); job && !given.empty()) {
-    s.job = *job;
-    collector_address = given;
-    return true;
+void announce(Session& s, std::string& collector_address) {
+  if (s.supervised) {
+    s.job = core::getenv("FERRY_JOB").value_or("");
+    collector_address = s.config.get_string("collector.address");
+    return;
   }
   char buf[kAnnounceBytes] = {};
   if (s.rank == 0) {
@@ -94,7 +96,6 @@ bool announce(Session& s, std::string& collector_address) {
   PMPI_Bcast(buf, kAnnounceBytes, MPI_CHAR, 0, MPI_COMM_WORLD);
   s.job = buf;
   collector_address = buf + std::strlen(buf) + 1;
-  return true;
 }
 
 void report_papi(const Session& s, const PapiCounters::StartReport& r) {
@@ -172,13 +173,13 @@ void session_start(int thread_level) noexcept {
     s->config = core::Config::load({}, errors);
     // Under `ferry run` (which validated the same configuration) ferry adds no collective, so a
     // rank can stay out on its own; in direct mode all ranks must agree.
-    const bool supervised = core::getenv("FERRY_JOB").has_value() && core::getenv("FERRY_COLLECTOR_ADDRESS").has_value();
-    if (supervised && !errors.empty()) {
+    s->supervised = core::getenv("FERRY_JOB").has_value() && core::getenv("FERRY_COLLECTOR_ADDRESS").has_value();
+    if (s->supervised && !errors.empty()) {
       core::log_error("disabled in rank " + std::to_string(s->rank) + ": " + summarize_errors(errors));
       return;
     }
     int first_failing = s->size;
-    if (!supervised && !agree(errors.empty(), s->rank, s->size, first_failing)) {
+    if (!s->supervised && !agree(errors.empty(), s->rank, s->size, first_failing)) {
       if (s->rank == first_failing) core::log_error("disabled for this job: " + summarize_errors(errors));
       return;
     }
@@ -218,21 +219,16 @@ void session_finish() noexcept {
   Session& s = *g_session;
   try {
     detail::g_active = false;
-    const auto t0 = std::chrono::steady_clock::now();
     s.sampler->finish(5.0);
-    const double t_flush = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     // Direct mode: every rank has sent its final sample once all are past this barrier, and rank
     // 0 reports. Under `ferry run` the supervisor reports after the job; no collective needed.
-    const bool direct = s.config.get_string("collector.address").empty();
-    if (direct) PMPI_Barrier(MPI_COMM_WORLD);
-    core::log_debug("finishing: flush " + std::to_string(t_flush) + " ms, barrier " +
-                    std::to_string(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()) + " ms");
+    if (!s.supervised) PMPI_Barrier(MPI_COMM_WORLD);
     std::optional<JobReport> report;
     if (s.collector) {
       s.collector->wait_finished(static_cast<std::uint32_t>(s.size), 5.0);
       report = build_report(s.job, static_cast<std::uint32_t>(s.size), s.collector->snapshot());
     }
-    if (direct) gather_world_counts(s, report ? &*report : nullptr);
+    if (!s.supervised) gather_world_counts(s, report ? &*report : nullptr);
     if (report) write_report(s, *report);
     if (s.collector) s.collector->stop();
     s.papi.stop();

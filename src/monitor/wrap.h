@@ -91,7 +91,8 @@ class StatusSlot {
 /// requests, on the heap only for long arrays.
 class RequestBatch {
  public:
-  RequestBatch(int count, const MPI_Request* requests, MPI_Status* user_statuses) noexcept;
+  /// `need_statuses` false: only the handles are kept (Waitany/Testany, whose one status is apart).
+  RequestBatch(int count, const MPI_Request* requests, MPI_Status* user_statuses, bool need_statuses = true) noexcept;
   ~RequestBatch();
   RequestBatch(const RequestBatch&) = delete;
   RequestBatch& operator=(const RequestBatch&) = delete;

@@ -7,7 +7,8 @@
 
 namespace ferry::monitor::detail {
 
-RequestBatch::RequestBatch(int count, const MPI_Request* requests, MPI_Status* user_statuses) noexcept
+RequestBatch::RequestBatch(int count, const MPI_Request* requests, MPI_Status* user_statuses,
+                           bool need_statuses) noexcept
     : count_(count < 0 ? 0 : count), handles_(inline_handles_), statuses_(user_statuses) {
   const auto n = static_cast<std::size_t>(count_);
   if (count_ > kInline) {
@@ -16,7 +17,7 @@ RequestBatch::RequestBatch(int count, const MPI_Request* requests, MPI_Status* u
   }
   if (handles_ == nullptr) return;  // no memory: the call goes on, uncounted
   if (n > 0 && requests != nullptr) std::memcpy(handles_, requests, sizeof(MPI_Request) * n);
-  if (user_statuses != MPI_STATUSES_IGNORE) return;
+  if (!need_statuses || user_statuses != MPI_STATUSES_IGNORE) return;
   if (count_ <= kInline) {
     statuses_ = inline_statuses_;
     return;
@@ -90,7 +91,7 @@ int MPI_Testall(int count, MPI_Request requests[], int* flag, MPI_Status statuse
 int MPI_Waitany(int count, MPI_Request requests[], int* index, MPI_Status* status) {
   if (!g_active) return PMPI_Waitany(count, requests, index, status);
   Timed t(Fn::Waitany);
-  RequestBatch batch(count, requests, MPI_STATUSES_IGNORE);
+  RequestBatch batch(count, requests, MPI_STATUSES_IGNORE, false);
   StatusSlot st(status);
   const int rc = PMPI_Waitany(count, requests, index, st.get());
   if (rc == MPI_SUCCESS && index && *index != MPI_UNDEFINED && *index >= 0 && *index < count)
@@ -101,7 +102,7 @@ int MPI_Waitany(int count, MPI_Request requests[], int* index, MPI_Status* statu
 int MPI_Testany(int count, MPI_Request requests[], int* index, int* flag, MPI_Status* status) {
   if (!g_active) return PMPI_Testany(count, requests, index, flag, status);
   Timed t(Fn::Testany);
-  RequestBatch batch(count, requests, MPI_STATUSES_IGNORE);
+  RequestBatch batch(count, requests, MPI_STATUSES_IGNORE, false);
   StatusSlot st(status);
   const int rc = PMPI_Testany(count, requests, index, flag, st.get());
   if (rc == MPI_SUCCESS && flag && *flag && index && *index != MPI_UNDEFINED && *index >= 0 && *index < count)
