@@ -152,7 +152,7 @@ void Sampler::finish(double flush_seconds) noexcept {
       final_ = take(ticks(), true, core::kSampleFinal);
       have_final_ = true;
       stop_ = true;
-      options_.interval = flush_seconds;  // read by the thread as its flush deadline
+      flush_seconds_ = flush_seconds;
     }
     wake_.notify_all();
     thread_.join();
@@ -268,7 +268,7 @@ void Sampler::run() noexcept {
       else if (out_.size() > kMaxOutBytes) out_.clear();
       lock.lock();
     }
-    const double flush_seconds = options_.interval;
+    const double flush_seconds = flush_seconds_;
     lock.unlock();
     core::Sample s;
     while (queue_.pop(s)) queue_bytes(s);

@@ -76,6 +76,7 @@ class Sampler {
   std::condition_variable wake_;
   bool stop_ = false;
   bool have_final_ = false;
+  double flush_seconds_ = 0;  // how long the stopping thread may wait to send what is left
   core::Sample final_{};
 
   // Owned by the sampler thread.
