@@ -59,8 +59,9 @@ int ferry_restarted(void);
  *  Returns FERRY_CONTINUED, FERRY_CHECKPOINTED or FERRY_CHECKPOINT_FAILED. */
 int ferry_safe_point(void);
 
-/** Called on the rank's thread just before its state is captured, and after it was restored
- *  (before ferry_restarted() callers see it: at the end of MPI_Init). One of each; NULL clears. */
+/** Called on the rank's thread: `ferry_on_checkpoint`'s just before its state is captured;
+ *  `ferry_on_restore`'s once in a restored process, by the first ferry_restarted() call (the
+ *  regions protected until then are filled). One of each; NULL clears. */
 typedef void (*ferry_callback)(void* arg);
 int ferry_on_checkpoint(ferry_callback fn, void* arg);
 int ferry_on_restore(ferry_callback fn, void* arg);

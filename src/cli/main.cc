@@ -12,12 +12,17 @@ namespace {
 constexpr const char* kUsage =
     "usage: ferry <command> [options]\n"
     "\n"
-    "Measure the ranks of an MPI job (and, as ferry grows, move them between nodes).\n"
+    "Measure the ranks of an MPI job and move them between nodes while it runs.\n"
     "\n"
     "commands:\n"
     "  run         run an MPI program under ferry (supervisor, collector, live status)\n"
     "  jobs        list the running jobs\n"
     "  status      live per-rank and per-node table of a running job\n"
+    "  migrate     move ranks of a running job to other nodes (checkpoint, transfer, restart)\n"
+    "  checkpoint  checkpoint a running job and let it go on\n"
+    "  restart     start a job again from a committed checkpoint\n"
+    "  images      list checkpoint images and verify their checksums\n"
+    "  components  list the pluggable components (crs, filem) and their options\n"
     "  config      print the effective configuration and where each value came from\n"
     "  version     print ferry's version\n"
     "  help        print this help\n"
@@ -50,6 +55,11 @@ int main(int argc, char** argv) {
   if (cmd == "run") return ferry::cli::cmd_run(args);
   if (cmd == "jobs") return ferry::cli::cmd_jobs(args);
   if (cmd == "status") return ferry::cli::cmd_status(args);
-  std::fprintf(stderr, "ferry: unknown command \"%s\" (commands: run, jobs, status, config, version, help)\n", cmd.c_str());
+  if (cmd == "migrate") return ferry::cli::cmd_migrate(args);
+  if (cmd == "checkpoint") return ferry::cli::cmd_checkpoint(args);
+  if (cmd == "restart") return ferry::cli::cmd_restart(args);
+  if (cmd == "images") return ferry::cli::cmd_images(args);
+  if (cmd == "components") return ferry::cli::cmd_components(args);
+  std::fprintf(stderr, "ferry: unknown command \"%s\" (commands: run, jobs, status, migrate, checkpoint, restart, images, components, config, version, help)\n", cmd.c_str());
   return 2;
 }

@@ -79,6 +79,27 @@ std::vector<KeySpec> build_schema() {
                             "Pushgateway URL (http://host:port) the final metrics are pushed to"));
   keys.push_back(int_key("exporter", "rank_labels_max", 1024, 0, 10000000,
                          "jobs with more ranks export no per-rank series (cardinality)"));
+  keys.push_back(string_key("migrate", "dir", "",
+                            "where `ferry run` keeps committed checkpoints (epoch manifests); "
+                            "empty = <run.dir>/checkpoints"));
+  keys.push_back(string_key("migrate", "local_dir", "",
+                            "node-local storage ranks write their images to; empty = "
+                            "$FERRY_NODE_DIR, else migrate.dir"));
+  keys.push_back(string_key("migrate", "shared_dir", "",
+                            "a directory every node sees; images go there directly with filem "
+                            "\"shared\""));
+  keys.push_back(string_key("migrate", "filem", "auto",
+                            "how images reach a moving rank's new node: mpi (streamed to a rank "
+                            "there), shared (migrate.shared_dir), auto (shared when set, else mpi)",
+                            {"auto", "mpi", "shared"}));
+  keys.push_back(string_key("migrate", "crs", "self",
+                            "how a rank's state is captured: self (its protected regions and "
+                            "callbacks)",
+                            {"self"}));
+  keys.push_back(int_key("migrate", "keep", 2, 1, 1000, "committed epochs kept; older ones are deleted"));
+  keys.push_back(double_key("migrate", "timeout", 300, 1, 86400,
+                            "seconds a checkpoint may take, from request to the last rank's "
+                            "report, before it is abandoned"));
   return keys;
 }
 
@@ -96,6 +117,7 @@ const std::vector<std::string_view>& reserved_variables() {
   static const std::vector<std::string_view> names = {
       "FERRY_ENABLE",   "FERRY_CONFIG",  "FERRY_JOB",       "FERRY_NODE_DIR",
       "FERRY_LIBRARY",  "FERRY_SIM_DIR", "FERRY_SIM_STATE", "FERRY_SIM_NODE",
+      "FERRY_RESTART",
   };
   return names;
 }

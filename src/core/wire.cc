@@ -146,6 +146,15 @@ void encode(const Sample& s, std::vector<std::uint8_t>& out) {
   end_frame(w, at);
 }
 
+bool encode(const Control& c, std::vector<std::uint8_t>& out) {
+  if (c.json.size() > kMaxPayload) return false;
+  Writer w(out);
+  const auto at = begin_frame(w, FrameType::Control);
+  out.insert(out.end(), c.json.begin(), c.json.end());
+  end_frame(w, at);
+  return true;
+}
+
 Decoded decode(std::span<const std::uint8_t> bytes) {
   Decoded d;
   if (bytes.size() < kHeaderBytes) return d;
@@ -177,8 +186,17 @@ Decoded decode(std::span<const std::uint8_t> bytes) {
     Sample s;
     ok = read_sample(r, s);
     d.message = s;
+  } else if (type == static_cast<std::uint16_t>(FrameType::Control)) {
+    // Its JSON is checked by whoever acts on it; here only that it is text at all.
+    Control c;
+    c.json.assign(reinterpret_cast<const char*>(bytes.data() + kHeaderBytes), length);
+    if (c.json.find('\0') != std::string::npos) return error("control frame holds a NUL byte");
+    d.message = std::move(c);
+    d.status = Decoded::Status::Ok;
+    d.consumed = kHeaderBytes + length;
+    return d;
   } else {
-    return error("unknown frame type " + std::to_string(type) + " (hello = 1, sample = 2)");
+    return error("unknown frame type " + std::to_string(type) + " (hello = 1, sample = 2, control = 3)");
   }
   if (!ok) return error(r.error());
   if (!r.at_end()) return error("frame has " + std::to_string(length) + " bytes, more than its fields");

@@ -21,12 +21,21 @@ inline constexpr std::uint16_t kVersion = 1;
 inline constexpr std::size_t kHeaderBytes = 12;
 inline constexpr std::size_t kMaxPayload = 64 * 1024;
 
-enum class FrameType : std::uint16_t { Hello = 1, Sample = 2 };
+enum class FrameType : std::uint16_t { Hello = 1, Sample = 2, Control = 3 };
+
+/// A control message, either way between a rank and its supervisor (checkpoint requests and
+/// their outcomes): one JSON object, at most kMaxPayload bytes. Its meaning is the migrate
+/// module's; the stream only carries it.
+struct Control {
+  std::string json;
+};
 
 void encode(const Hello& hello, std::vector<std::uint8_t>& out);
 void encode(const Sample& sample, std::vector<std::uint8_t>& out);
+/// False (nothing written) when the text exceeds a frame.
+bool encode(const Control& control, std::vector<std::uint8_t>& out);
 
-using Message = std::variant<Hello, Sample>;
+using Message = std::variant<Hello, Sample, Control>;
 
 /// Result of looking at the front of a byte buffer.
 struct Decoded {

@@ -4,6 +4,7 @@
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -162,6 +163,7 @@ void Collector::on_readable(Connection& c) noexcept {
     }
     std::size_t offset = 0;
     std::string bad;
+    std::vector<std::string> controls;
     {
       std::lock_guard lock(mutex_);
       while (offset < c.buffer.size()) {
@@ -177,7 +179,13 @@ void Collector::on_readable(Connection& c) noexcept {
           c.rank = h->rank;
           RankRecord& r = ranks_[h->rank];
           c.record = &r;
+          if (r.hello.pid != 0 && r.hello.pid != h->pid) {  // the rank was restarted
+            ++r.incarnation;
+            r.window.clear();
+            r.finished = false;
+          }
           r.hello = *h;
+          rank_fd_[h->rank] = c.fd;
           r.connected = true;
           r.lost = false;
         } else if (auto* s = std::get_if<core::Sample>(&d.message)) {
@@ -192,10 +200,18 @@ void Collector::on_readable(Connection& c) noexcept {
           ++r.samples;
           ++samples_;
           if (s->flags & core::kSampleFinal) r.finished = true;
+        } else if (auto* k = std::get_if<core::wire::Control>(&d.message)) {
+          if (!c.has_rank) {
+            bad = "control message on a connection that did not introduce its rank";
+            break;
+          }
+          controls.push_back(std::move(k->json));
         }
       }
     }
     c.buffer.erase(c.buffer.begin(), c.buffer.begin() + static_cast<std::ptrdiff_t>(offset));
+    if (options_.on_control)
+      for (const auto& j : controls) options_.on_control(c.rank, j);
     if (!bad.empty()) {
       ++errors_;
       core::log_warn("collector: closing connection from " + c.peer + ": " + bad);
@@ -214,6 +230,7 @@ void Collector::close_connection(int fd) noexcept {
   {
     std::lock_guard lock(mutex_);
     if (it->second->has_rank) {
+      if (auto f = rank_fd_.find(it->second->rank); f != rank_fd_.end() && f->second == fd) rank_fd_.erase(f);
       auto r = ranks_.find(it->second->rank);
       if (r != ranks_.end()) {
         r->second.connected = false;
@@ -226,6 +243,32 @@ void Collector::close_connection(int fd) noexcept {
   ::close(fd);
   connections_.erase(it);
   changed_.notify_all();
+}
+
+bool Collector::send_control(std::uint32_t rank, const std::string& json) {
+  std::vector<std::uint8_t> frame;
+  if (!core::wire::encode(core::wire::Control{json}, frame)) return false;
+  // Under the lock: the connection cannot be closed (and its descriptor reused) meanwhile.
+  std::lock_guard lock(mutex_);
+  auto it = rank_fd_.find(rank);
+  if (it == rank_fd_.end()) return false;
+  std::size_t done = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (done < frame.size()) {
+    const ssize_t n = ::send(it->second, frame.data() + done, frame.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      done += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{it->second, POLLOUT, 0};
+      ::poll(&p, 1, 100);
+      continue;
+    }
+    return false;
+  }
+  return true;
 }
 
 std::map<std::uint32_t, RankRecord> Collector::snapshot() const {
@@ -244,6 +287,7 @@ std::map<std::uint32_t, RankRecord> Collector::recent(double seconds) const {
     copy.lost = r.lost;
     copy.samples = r.samples;
     copy.gaps = r.gaps;
+    copy.incarnation = r.incarnation;
     if (!r.window.empty()) {
       const double newest = r.window.back().wall;
       auto it = r.window.end();

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,9 @@ struct RankRecord {
   bool lost = false;                 ///< disconnected before its final sample
   std::uint64_t samples = 0;
   std::uint64_t gaps = 0;            ///< samples missing by sequence number (dropped in the rank)
+  /// Processes this rank has had: a restarted rank (after a migration) is a new one, whose
+  /// counts start again from zero; its window starts afresh.
+  std::uint32_t incarnation = 0;
 };
 
 class Collector {
@@ -34,6 +38,8 @@ class Collector {
   struct Options {
     std::string listen = "0.0.0.0:0";  ///< host:port; port 0 = any free port
     std::size_t window = 300;          ///< samples kept per rank
+    /// Control messages from ranks, called on the collector thread (outside its lock).
+    std::function<void(std::uint32_t rank, const std::string& json)> on_control;
   };
 
   Collector() = default;
@@ -55,6 +61,10 @@ class Collector {
   bool wait_finished(std::uint32_t ranks, double seconds);
   /// Waits until no connection is open (the job's processes are gone) or `seconds` passed.
   bool wait_disconnected(double seconds);
+
+  /// Sends a control message to `rank`'s current connection. False when it has none or the
+  /// message could not be sent whole within a second.
+  bool send_control(std::uint32_t rank, const std::string& json);
 
   std::uint64_t samples_received() const noexcept { return samples_.load(); }
   std::uint64_t protocol_errors() const noexcept { return errors_.load(); }
@@ -87,6 +97,7 @@ class Collector {
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::map<std::uint32_t, RankRecord> ranks_;
+  std::map<std::uint32_t, int> rank_fd_;  // current connection of each rank, under mutex_
   std::map<int, std::unique_ptr<Connection>> connections_;  // collector thread only
 };
 

@@ -176,6 +176,65 @@ void Sampler::queue_bytes(const core::Sample& sample) noexcept {
   }
 }
 
+void Sampler::send_control(const std::string& json) noexcept {
+  try {
+    {
+      std::lock_guard lock(mutex_);
+      outbox_.push_back(json);
+    }
+    wake_.notify_all();
+  } catch (...) {
+  }
+}
+
+void Sampler::take_outbox() noexcept {
+  try {
+    std::vector<std::string> pending;
+    {
+      std::lock_guard lock(mutex_);
+      pending.swap(outbox_);
+    }
+    for (const auto& j : pending)
+      if (!core::wire::encode(core::wire::Control{j}, out_)) core::log_warn("a control message too long to send was dropped");
+  } catch (...) {
+  }
+}
+
+// Control messages from the supervisor arrive on the same connection, rarely and small.
+void Sampler::receive() noexcept {
+  try {
+    std::uint8_t chunk[4096];
+    for (;;) {
+      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, MSG_DONTWAIT);
+      if (n > 0) {
+        in_.insert(in_.end(), chunk, chunk + n);
+        continue;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        disconnect();
+        return;
+      }
+      break;
+    }
+    std::size_t offset = 0;
+    while (offset < in_.size()) {
+      auto d = core::wire::decode(std::span(in_).subspan(offset));
+      if (d.status == core::wire::Decoded::Status::NeedMore) break;
+      if (d.status == core::wire::Decoded::Status::Error) {
+        core::log_warn("collector sent a bad frame (" + d.error + "); reconnecting");
+        disconnect();
+        return;
+      }
+      offset += d.consumed;
+      if (auto* c = std::get_if<core::wire::Control>(&d.message); c != nullptr && options_.on_control)
+        options_.on_control(c->json);
+    }
+    in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(offset));
+  } catch (...) {
+    disconnect();
+  }
+}
+
 bool Sampler::connect_collector() noexcept {
   try {
     std::size_t begin = 0;
@@ -206,6 +265,7 @@ void Sampler::disconnect() noexcept {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   out_.clear();
+  in_.clear();
   next_connect_ = ticks() + seconds_to_ticks(kReconnectSeconds);
 }
 
@@ -244,7 +304,7 @@ void Sampler::run() noexcept {
     const std::uint64_t grace = interval_ticks_ / 10;
     std::unique_lock lock(mutex_);
     while (!stop_) {
-      wake_.wait_for(lock, std::chrono::duration<double>(tick_seconds));
+      wake_.wait_for(lock, std::chrono::duration<double>(tick_seconds), [&] { return stop_ || !outbox_.empty(); });
       if (stop_) break;
       lock.unlock();
       if (!placed) {
@@ -264,8 +324,10 @@ void Sampler::run() noexcept {
         detail::g_next_sample.store(now + interval_ticks_, std::memory_order_relaxed);
         queue_bytes(take(now, false, core::kSampleFromTimer));
       }
+      take_outbox();
       if (fd_ >= 0) flush(0);
       else if (out_.size() > kMaxOutBytes) out_.clear();
+      if (fd_ >= 0) receive();
       lock.lock();
     }
     const double flush_seconds = flush_seconds_;
@@ -273,6 +335,7 @@ void Sampler::run() noexcept {
     core::Sample s;
     while (queue_.pop(s)) queue_bytes(s);
     if (have_final_) queue_bytes(final_);
+    take_outbox();
     if (fd_ < 0) connect_collector();
     flush(static_cast<int>(flush_seconds * 1000));
     if (fd_ >= 0) {

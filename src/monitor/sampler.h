@@ -13,6 +13,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -32,6 +33,8 @@ class Sampler {
     std::size_t queue_samples = 4096;
     std::string collector;  ///< "host:port[,host:port...]": tried in order
     core::Hello hello;
+    /// Called on the sampler thread with each control message the collector sends.
+    std::function<void(const std::string&)> on_control;
   };
 
   Sampler(const Options& options, PapiCounters& papi, Placement& placement);
@@ -46,6 +49,10 @@ class Sampler {
   /// Takes the final sample, sends what is queued (waiting at most `flush_seconds`) and stops.
   void finish(double flush_seconds) noexcept;
 
+  /// Queues a control message (JSON) for the collector and wakes the thread to send it; any
+  /// thread. Kept until sent, through reconnects, up to finish().
+  void send_control(const std::string& json) noexcept;
+
   std::uint64_t dropped() const noexcept { return queue_.dropped(); }
   std::uint64_t sent() const noexcept { return sent_.load(); }
 
@@ -55,6 +62,8 @@ class Sampler {
   bool connect_collector() noexcept;
   void queue_bytes(const core::Sample& s) noexcept;
   bool flush(int wait_ms) noexcept;
+  void take_outbox() noexcept;
+  void receive() noexcept;
   void disconnect() noexcept;
 
   Options options_;
@@ -78,11 +87,13 @@ class Sampler {
   bool have_final_ = false;
   double flush_seconds_ = 0;  // how long the stopping thread may wait to send what is left
   core::Sample final_{};
+  std::vector<std::string> outbox_;  // control messages not yet in out_, under mutex_
 
   // Owned by the sampler thread.
   int fd_ = -1;
   std::uint64_t next_connect_ = 0;
   std::vector<std::uint8_t> out_;
+  std::vector<std::uint8_t> in_;
 };
 
 }  // namespace ferry::monitor

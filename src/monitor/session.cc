@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/environment.h"
 #include "core/log.h"
+#include "migrate/rank.h"
 #include "monitor/collector.h"
 #include "monitor/papi_counters.h"
 #include "monitor/placement.h"
@@ -96,6 +97,15 @@ void announce(Session& s, std::string& collector_address) {
   PMPI_Bcast(buf, kAnnounceBytes, MPI_CHAR, 0, MPI_COMM_WORLD);
   s.job = buf;
   collector_address = buf + std::strlen(buf) + 1;
+}
+
+// Node-local image storage: migrate.local_dir, else the node's own directory (FERRY_NODE_DIR, set
+// by the simulated cluster or a site), else the checkpoint directory `ferry run` hands down.
+std::string local_storage(const core::Config& config) {
+  if (const auto& d = config.get_string("migrate.local_dir"); !d.empty()) return d;
+  if (auto d = core::getenv("FERRY_NODE_DIR"); d && !d->empty()) return *d;
+  if (const auto& d = config.get_string("migrate.dir"); !d.empty()) return d;
+  return "/tmp/ferry-images-" + std::to_string(getuid());
 }
 
 void report_papi(const Session& s, const PapiCounters::StartReport& r) {
@@ -197,6 +207,7 @@ void session_start(int thread_level) noexcept {
     opt.interval = s->config.get_double("monitor.interval");
     opt.queue_samples = static_cast<std::size_t>(s->config.get_int("monitor.queue_samples"));
     opt.collector = collector;
+    opt.on_control = [](const std::string& json) { migrate::on_control(json); };
     opt.hello = core::Hello{s->job, static_cast<std::uint32_t>(s->rank), static_cast<std::uint32_t>(s->size),
                             s->placement.node(), static_cast<std::int32_t>(getpid()), s->papi.names()};
     detail::g_comms.add(MPI_COMM_WORLD);
@@ -205,6 +216,17 @@ void session_start(int thread_level) noexcept {
     g_session = s.release();
     detail::g_active = true;
     if (!collector.empty()) g_session->sampler->start();
+    migrate::RankContext context;
+    context.rank = g_session->rank;
+    context.size = g_session->size;
+    context.job = g_session->job;
+    context.node = g_session->placement.node();
+    context.local_dir = local_storage(g_session->config);
+    context.shared_dir = g_session->config.get_string("migrate.shared_dir");
+    context.supervised = g_session->supervised;
+    Sampler* sampler = g_session->sampler.get();
+    context.send_control = [sampler](const std::string& json) { sampler->send_control(json); };
+    migrate::attach(std::move(context));
     core::log_debug("started in " +
                     std::to_string(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_begin).count()) +
                     " ms");
@@ -218,6 +240,7 @@ void session_finish() noexcept {
   if (g_session == nullptr) return;
   Session& s = *g_session;
   try {
+    migrate::detach();
     detail::g_active = false;
     s.sampler->finish(5.0);
     // Direct mode: every rank has sent its final sample once all are past this barrier, and rank

@@ -62,6 +62,7 @@ void JobMetrics::refresh() noexcept {
       if (!per_rank_) continue;
       const exporters::Labels labels = {{"job", job_.id}, {"node", r.hello.node}, {"rank", std::to_string(rank)}};
       Last& last = last_[rank];
+      if (last.incarnation != r.incarnation) last = Last{.incarnation = r.incarnation};
       advance(compute_->add(labels), last.compute, s.compute());
       advance(mpi_->add(labels), last.mpi, s.mpi);
       advance(cpu_->add(labels), last.cpu, s.cpu);

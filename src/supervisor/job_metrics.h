@@ -50,6 +50,7 @@ class JobMetrics {
   exporters::Counter* samples_;
   struct Last {
     double compute = 0, mpi = 0, cpu = 0;
+    std::uint32_t incarnation = 0;  // a restarted rank counts from zero again: added on top
   };
   std::map<std::uint32_t, Last> last_;  // totals already added to the counters
   std::uint64_t last_dropped_ = 0, last_samples_ = 0;

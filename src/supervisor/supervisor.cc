@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "core/config.h"
@@ -21,7 +23,9 @@
 #include "monitor/report.h"
 #include "exporters/exposer.h"
 #include "supervisor/control.h"
+#include "migrate/manifest.h"
 #include "supervisor/job_metrics.h"
+#include "supervisor/orchestrator.h"
 #include "supervisor/placement.h"
 #include "supervisor/registry.h"
 #include "supervisor/status.h"
@@ -152,7 +156,14 @@ int run_job(const RunOptions& o) {
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&signals, s);
   sigset_t old_mask;
   pthread_sigmask(SIG_BLOCK, &signals, &old_mask);
-  if (o.command.empty()) return fail("no program to run (usage: ferry run [options] -- PROGRAM [ARGS])");
+  std::optional<migrate::Manifest> restart;
+  if (!o.restart.empty()) {
+    std::string error;
+    restart = migrate::read_manifest(o.restart, error);
+    if (!restart) return fail(error);
+  }
+  const std::vector<std::string> command = restart ? restart->command : o.command;
+  if (command.empty()) return fail("no program to run (usage: ferry run [options] -- PROGRAM [ARGS])");
   core::LoadOptions load;
   load.file = o.config;
   std::vector<std::string> errors;
@@ -168,10 +179,22 @@ int run_job(const RunOptions& o) {
 
   std::string error;
   std::vector<NodeSlots> nodes;
-  if (!resolve_nodes(o, o.ranks, nodes, error)) return fail(error);
   std::vector<RankPlace> placement;
-  if (o.map == "block" || o.map == "cyclic") {
-    int ranks = o.ranks;
+  const bool placed_by_checkpoint = restart && o.nodes.empty() && o.hostfile.empty();
+  const int wanted_ranks = restart ? static_cast<int>(restart->ranks.size()) : o.ranks;
+  if (placed_by_checkpoint) {
+    // Where the checkpoint left each rank, on the nodes the job had.
+    for (const auto& n : restart->nodes) {
+      const auto colon = n.rfind(':');
+      nodes.push_back({n.substr(0, colon), colon == std::string::npos ? 1 : std::max(1, std::atoi(n.c_str() + colon + 1))});
+    }
+    for (const auto& r : restart->ranks) placement.push_back({static_cast<int>(r.rank), r.node, r.slot});
+  } else if (!resolve_nodes(o, wanted_ranks, nodes, error)) {
+    return fail(error);
+  }
+  if (placed_by_checkpoint) {
+  } else if (o.map == "block" || o.map == "cyclic") {
+    int ranks = wanted_ranks;
     if (ranks == 0)
       for (const auto& n : nodes) ranks += n.slots;
     const int cores = config.get_int("run.cores") > 0 ? static_cast<int>(config.get_int("run.cores"))
@@ -184,13 +207,18 @@ int run_job(const RunOptions& o) {
     std::stringstream ss;
     ss << in.rdbuf();
     if (!parse_rankfile(ss.str(), placement, error)) return fail(o.map + ": " + error);
-    if (o.ranks != 0 && o.ranks != static_cast<int>(placement.size()))
-      return fail("-np " + std::to_string(o.ranks) + " but the rankfile places " + std::to_string(placement.size()) + " ranks");
+    if (wanted_ranks != 0 && wanted_ranks != static_cast<int>(placement.size()))
+      return fail("-np " + std::to_string(wanted_ranks) + " but the rankfile places " + std::to_string(placement.size()) + " ranks");
   }
+  if (restart && placement.size() != restart->ranks.size())
+    return fail(o.restart + " is a checkpoint of " + std::to_string(restart->ranks.size()) + " ranks; the placement has " +
+                std::to_string(placement.size()));
   const std::string library = find_library(error);
   if (library.empty()) return fail(error);
 
-  const std::string id = o.job.empty() ? fs::path(o.command[0]).filename().string() + "-" + std::to_string(getpid()) : o.job;
+  const std::string id = !o.job.empty() ? o.job
+                         : restart   ? restart->job
+                                     : fs::path(command[0]).filename().string() + "-" + std::to_string(getpid());
   if (!valid_job_name(id)) return fail("job name \"" + id + "\" must be 1-64 letters, digits, '-', '_' or '.'");
   const std::string root = run_dir(config);
   JobInfo job;
@@ -199,7 +227,7 @@ int run_job(const RunOptions& o) {
   job.dir = root + "/" + id;
   job.control = job.dir + "/control.sock";
   job.placement = placement;
-  job.command = o.command;
+  job.command = command;
   job.started = now_iso8601();
   job.state = "starting";
   for (const auto& n : nodes) job.nodes.push_back(n.name);
@@ -209,16 +237,39 @@ int run_job(const RunOptions& o) {
   fs::remove_all(job.dir, ec);
   if (!ensure_dir(job.dir, error)) return fail(error);
 
-  // Hosts for mpirun: every node in the placement, with the slots it uses.
-  std::string hostfile, rankfile = rankfile_text(placement);
-  std::map<std::string, int> used;
-  for (const auto& p : placement) ++used[p.node];
-  for (const auto& [name, count] : used) hostfile += name + " slots=" + std::to_string(count) + "\n";
-  if (!write_text(job.dir + "/hostfile", hostfile, error) || !write_text(job.dir + "/rankfile", rankfile, error))
-    return fail(error);
+  // Checkpoints: where committed epochs are kept, and how images move (filem).
+  const std::string checkpoint_dir =
+      config.get_string("migrate.dir").empty() ? root + "/checkpoints" : config.get_string("migrate.dir");
+  std::string filem = config.get_string("migrate.filem");
+  const std::string& shared_dir = config.get_string("migrate.shared_dir");
+  if (filem == "auto") filem = shared_dir.empty() ? "mpi" : "shared";
+  if (filem == "shared" && shared_dir.empty())
+    return fail("migrate.filem = \"shared\" needs migrate.shared_dir, a directory every node sees");
+  Orchestrator::Options orchestration;
+  orchestration.job = id;
+  orchestration.command = command;
+  orchestration.nodes = nodes;
+  orchestration.cores = config.get_int("run.cores") > 0 ? static_cast<int>(config.get_int("run.cores"))
+                                                        : static_cast<int>(std::thread::hardware_concurrency());
+  orchestration.checkpoint_dir = checkpoint_dir;
+  orchestration.filem = filem;
+  orchestration.keep = static_cast<int>(config.get_int("migrate.keep"));
+  orchestration.timeout = config.get_double("migrate.timeout");
+  // Epoch numbers only grow, also over a restart: a rank ignores a request it has seen.
+  for (const auto& path : migrate::list_manifests(checkpoint_dir, id))
+    if (auto m = migrate::read_manifest(path, error)) orchestration.first_epoch = std::max(orchestration.first_epoch, m->epoch + 1);
+  if (restart) orchestration.first_epoch = std::max(orchestration.first_epoch, restart->epoch + 1);
 
   monitor::Collector collector;
-  if (!collector.start({}, error)) return fail(error);
+  Orchestrator* orchestrator_ptr = nullptr;
+  monitor::Collector::Options collector_options;
+  collector_options.on_control = [&orchestrator_ptr](std::uint32_t rank, const std::string& json) {
+    if (orchestrator_ptr != nullptr) orchestrator_ptr->on_control(rank, json);
+  };
+  if (!collector.start(collector_options, error)) return fail(error);
+  Orchestrator orchestrator(orchestration, collector, placement);
+  orchestrator_ptr = &orchestrator;
+  std::mutex job_mutex;  // `job` is read by the control thread while the main loop updates it
   const double window = config.get_double("status.window");
   JobMetrics metrics(job, collector, window, config.get_int("exporter.rank_labels_max"));
   metrics.start();
@@ -239,54 +290,79 @@ int run_job(const RunOptions& o) {
           if (request.contains("window") && !(request["window"].is_number() && request["window"].get<double>() > 0))
             return error_reply("status: \"window\" must be a positive number of seconds");
           const double w = request.value("window", window);
+          std::lock_guard lock(job_mutex);
           return job_status(job, collector.recent(w), w);
         }
-        return error_reply("unknown command \"" + cmd + "\" (commands: status)");
+        if (cmd == "migrate") return orchestrator.request_migration(request);
+        if (cmd == "checkpoint") return orchestrator.request_checkpoint(request);
+        if (cmd == "migration") return orchestrator.progress(request);
+        return error_reply("unknown command \"" + cmd + "\" (commands: status, migrate, checkpoint, migration)");
       }, error))
     return fail(error);
 
-  std::vector<std::string> argv = {"mpirun", "--hostfile", job.dir + "/hostfile", "--rankfile", job.dir + "/rankfile",
-                                   "-np", std::to_string(placement.size())};
-  auto export_var = [&](const std::string& name, const std::string& value) {
-    argv.push_back("-x");
-    argv.push_back(name + "=" + value);
+  // One mpirun per placement: the first, and one after each migration.
+  auto launch = [&](const std::vector<RankPlace>& where, const std::string& restart_manifest, std::string& why) -> pid_t {
+    std::string hostfile;
+    std::map<std::string, int> used;
+    for (const auto& p : where) ++used[p.node];
+    for (const auto& [name, count] : used) hostfile += name + " slots=" + std::to_string(count) + "\n";
+    if (!write_text(job.dir + "/hostfile", hostfile, why) || !write_text(job.dir + "/rankfile", rankfile_text(where), why))
+      return -1;
+    std::vector<std::string> argv = {"mpirun", "--hostfile", job.dir + "/hostfile", "--rankfile", job.dir + "/rankfile",
+                                     "-np", std::to_string(where.size())};
+    auto export_var = [&](const std::string& name, const std::string& value) {
+      argv.push_back("-x");
+      argv.push_back(name + "=" + value);
+    };
+    export_var("FERRY_ENABLE", "1");
+    export_var("FERRY_JOB", id);
+    export_var("FERRY_COLLECTOR_ADDRESS", monitor::local_addresses(collector.port()));
+    export_var("FERRY_MONITOR_TABLE", "0");  // the supervisor prints the job's table
+    export_var("FERRY_MIGRATE_DIR", checkpoint_dir);
+    export_var("LD_PRELOAD", library);
+    if (!restart_manifest.empty()) export_var("FERRY_RESTART", restart_manifest);
+    if (!config.file().empty()) export_var("FERRY_CONFIG", fs::absolute(config.file()).string());
+    for (const auto& [name, value] : core::ferry_environment())
+      if (name != "FERRY_ENABLE" && name != "FERRY_JOB" && name != "FERRY_COLLECTOR_ADDRESS" &&
+          name != "FERRY_MONITOR_TABLE" && name != "FERRY_CONFIG" && name != "FERRY_MIGRATE_DIR" && name != "FERRY_RESTART")
+        export_var(name, value);
+    argv.insert(argv.end(), command.begin(), command.end());
+    const pid_t parent = getpid();
+    const pid_t child = fork();
+    if (child < 0) {
+      why = std::string("cannot fork: ") + std::strerror(errno);
+      return -1;
+    }
+    if (child == 0) {
+      // mpirun dies with its supervisor, so a killed `ferry run` leaves no job behind.
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() != parent) _exit(127);
+      pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+      std::vector<char*> cargv;
+      for (auto& a : argv) cargv.push_back(a.data());
+      cargv.push_back(nullptr);
+      execvp("mpirun", cargv.data());
+      std::fprintf(stderr, "ferry run: cannot start mpirun: %s\n", std::strerror(errno));
+      _exit(127);
+    }
+    return child;
   };
-  export_var("FERRY_ENABLE", "1");
-  export_var("FERRY_JOB", id);
-  export_var("FERRY_COLLECTOR_ADDRESS", monitor::local_addresses(collector.port()));
-  export_var("FERRY_MONITOR_TABLE", "0");  // the supervisor prints the job's table
-  export_var("LD_PRELOAD", library);
-  if (!config.file().empty()) export_var("FERRY_CONFIG", fs::absolute(config.file()).string());
-  for (const auto& [name, value] : core::ferry_environment())
-    if (name != "FERRY_ENABLE" && name != "FERRY_JOB" && name != "FERRY_COLLECTOR_ADDRESS" &&
-        name != "FERRY_MONITOR_TABLE" && name != "FERRY_CONFIG")
-      export_var(name, value);
-  argv.insert(argv.end(), o.command.begin(), o.command.end());
 
-  const pid_t parent = getpid();
-  const pid_t child = fork();
-  if (child < 0) return fail(std::string("cannot fork: ") + std::strerror(errno));
-  if (child == 0) {
-    // mpirun dies with its supervisor, so a killed `ferry run` leaves no job behind.
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(127);
-    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    execvp("mpirun", cargv.data());
-    std::fprintf(stderr, "ferry run: cannot start mpirun: %s\n", std::strerror(errno));
-    _exit(127);
+  pid_t child = launch(placement, restart ? o.restart : "", error);
+  if (child < 0) return fail(error);
+  {
+    std::lock_guard lock(job_mutex);
+    job.mpirun_pid = child;
+    job.state = "running";
   }
-  job.mpirun_pid = child;
-  job.state = "running";
   if (!write_job(job, error)) core::log_warn(error);
 
   int status = 0;
   int forwarded = 0;
   auto deadline = std::chrono::steady_clock::time_point::max();
   for (;;) {
-    timespec tick{0, 200000000};
+    // Faster while a migration runs: its stages are timed from here.
+    timespec tick{0, orchestrator.busy() ? 20000000 : 200000000};
     siginfo_t info{};
     const int sig = sigtimedwait(&signals, &info, &tick);
     if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
@@ -299,12 +375,34 @@ int run_job(const RunOptions& o) {
       kill(child, SIGKILL);
       deadline = std::chrono::steady_clock::time_point::max();
     }
+    orchestrator.tick();
     const pid_t done = waitpid(child, &status, WNOHANG);
-    if (done == child) break;
+    if (done != child) continue;
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    collector.wait_disconnected(3.0);  // the ranks' last reports are in
+    const auto manifest = forwarded == 0 ? orchestrator.on_job_exit(code) : std::nullopt;
+    if (!manifest) break;
+    // The ranks left for a migration: the job goes on from the committed epoch, moved.
+    const auto moved = orchestrator.placement();
+    child = launch(moved, *manifest, error);
+    if (child < 0) {
+      core::log_error("cannot relaunch the job after the migration: " + error + "; restart it with: ferry restart " + *manifest);
+      status = 2 << 8;
+      break;
+    }
+    {
+      std::lock_guard lock(job_mutex);
+      job.placement = moved;
+      job.mpirun_pid = child;
+    }
+    if (!write_job(job, error)) core::log_warn(error);
   }
   const int exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  job.state = exit_status == 0 ? "finished" : "failed";
-  job.exit_status = exit_status;
+  {
+    std::lock_guard lock(job_mutex);
+    job.state = exit_status == 0 ? "finished" : "failed";
+    job.exit_status = exit_status;
+  }
   write_job(job, error);
 
   // mpirun is gone, so every rank is too: what they sent is in once their connections closed.

@@ -18,6 +18,9 @@ struct RunOptions {
   std::optional<std::string> config;  ///< --config F
   std::string job;                    ///< --job NAME
   std::vector<std::string> command;   ///< after --
+  /// `ferry restart`: the epoch manifest to start from. Its program, ranks and (unless nodes are
+  /// given) placement are used; the job's id is the checkpoint's unless --job is given.
+  std::string restart;
 };
 
 /// Runs the job to its end. Returns the exit status for `ferry run` (the job's, or 2 when the

@@ -65,9 +65,9 @@ TEST(Schema, EnvNameIsUpperCased) {
 
 TEST(Schema, KeysAreInPrintOrderAndDefaultsHaveTheirType) {
   const auto& keys = schema();
-  ASSERT_EQ(keys.size(), 13u);
+  ASSERT_EQ(keys.size(), 20u);
   EXPECT_EQ(keys.front().key, "interval");
-  EXPECT_EQ(keys.back().section, "exporter");
+  EXPECT_EQ(keys.back().section, "migrate");
   for (const auto& spec : keys)
     EXPECT_EQ(static_cast<std::size_t>(spec.type), spec.default_value.index());
   EXPECT_EQ(&schema(), &keys);  // built once
@@ -213,13 +213,13 @@ interval = 4
   EXPECT_EQ(errors_.size(), 4u);
   EXPECT_TRUE(has_error(errors_, path +
                                      ":1: interval: unknown key (keys belong in a section: "
-                                     "collector, exporter, log, monitor, run, status; did you mean monitor.interval?)"));
+                                     "collector, exporter, log, migrate, monitor, run, status; did you mean monitor.interval?)"));
   EXPECT_TRUE(has_error(errors_, path + ":5: monitor.intervall: unknown key (keys of [monitor]: "
                                         "interval, papi_events, queue_samples, report, table)"));
   EXPECT_TRUE(has_error(errors_, path + ":6: monitor.sub: unknown key (keys of [monitor]: "
                                         "interval, papi_events, queue_samples, report, table)"));
   EXPECT_TRUE(has_error(errors_, path + ":8: [monitr]: unknown section (sections: collector, "
-                                        "exporter, log, monitor, run, status)"));
+                                        "exporter, log, migrate, monitor, run, status)"));
   EXPECT_DOUBLE_EQ(config.get_double("monitor.interval"), 2.0);
 }
 
@@ -340,7 +340,8 @@ TEST_F(ConfigTest, UnknownEnvironmentVariable) {
                         "FERRY_<SECTION>_<KEY> for: monitor.interval, monitor.papi_events, "
                         "monitor.report, monitor.table, monitor.queue_samples, log.level, "
                         "collector.address, run.dir, run.cores, status.window, exporter.listen, exporter.push, "
-                        "exporter.rank_labels_max)"));
+                        "exporter.rank_labels_max, migrate.dir, migrate.local_dir, migrate.shared_dir, migrate.filem, "
+                        "migrate.crs, migrate.keep, migrate.timeout)"));
 }
 
 TEST_F(ConfigTest, ReservedVariablesAreNotFlagged) {
@@ -381,7 +382,7 @@ TEST_F(ConfigTest, BadCommandLineOverrides) {
                         "(expected section.key=value)"));
   EXPECT_TRUE(has_error(errors_,
                         "command line \"monitr.interval=1\": [monitr]: unknown section "
-                        "(sections: collector, exporter, log, monitor, run, status)"));
+                        "(sections: collector, exporter, log, migrate, monitor, run, status)"));
   EXPECT_TRUE(has_error(errors_,
                         "command line \"monitor.intervall=1\": monitor.intervall: unknown "
                         "key (keys of [monitor]: interval, papi_events, queue_samples, "
