@@ -3,8 +3,14 @@
  *
  *   heat2d [-n N] [-i ITERATIONS] [-r REPORT_EVERY]
  *
- * Prints the grid checksum in hex-float form so runs can be compared bit for bit. Plain MPI:
- * ferry measures it without any change to the source. */
+ * Prints the grid checksum in hex-float form so runs can be compared bit for bit.
+ *
+ * It follows ferry's application contract (include/ferry/ferry.h) so it can be migrated: the
+ * iteration counter and both grids are protected regions, and every iteration ends at a safe
+ * point. Without ferry enabled those calls do nothing and the results are the same bit for bit.
+ * After a restore it goes on from the checkpointed iteration; the time it reports is then that
+ * of this process's part of the run only. */
+#include <ferry/ferry.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,22 +74,38 @@ int main(int argc, char** argv) {
   split(o.n, dims[0], coords[0], &r0, &r1);
   split(o.n, dims[1], coords[1], &c0, &c1);
   const int rows = r1 - r0, cols = c1 - c0, w = cols + 2;
-  double* u = calloc((size_t)(rows + 2) * w, sizeof *u);
-  double* v = calloc((size_t)(rows + 2) * w, sizeof *v);
+  const size_t grid_bytes = (size_t)(rows + 2) * (size_t)w * sizeof(double);
+  /* The two grids stay where they are: iteration `it` reads g[it % 2] and writes g[(it + 1) % 2],
+   * so the parity of a restored iteration counter alone says which grid holds the current state
+   * (swapping pointers would be state that is not in any protected region). */
+  double* g[2];
+  g[0] = calloc((size_t)(rows + 2) * (size_t)w, sizeof(double));
+  g[1] = calloc((size_t)(rows + 2) * (size_t)w, sizeof(double));
   double* sendl = malloc((size_t)rows * sizeof *sendl);
   double* sendr = malloc((size_t)rows * sizeof *sendr);
   double* recvl = malloc((size_t)rows * sizeof *recvl);
   double* recvr = malloc((size_t)rows * sizeof *recvr);
-  if (!u || !v || !sendl || !sendr || !recvl || !recvr) {
+  if (!g[0] || !g[1] || !sendl || !sendr || !recvl || !recvr) {
     fprintf(stderr, "heat2d: rank %d: out of memory\n", rank);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   /* Fixed boundary: the top edge of the global grid is hot. */
   if (r0 == 0)
-    for (int j = 0; j < w; ++j) u[j] = v[j] = 100.0;
+    for (int j = 0; j < w; ++j) g[0][j] = g[1][j] = 100.0;
+
+  /* The rank's whole state: the number of iterations done and both grids (ghost cells included,
+   * so the fixed boundary rows come back too). After a restart ferry_protect fills each region
+   * from the checkpoint, overwriting the initial values just set. */
+  int it = 0;
+  ferry_protect(0, &it, sizeof it);
+  ferry_protect(1, g[0], grid_bytes);
+  ferry_protect(2, g[1], grid_bytes);
+  if (ferry_restarted() && rank == 0) printf("heat2d: restarted at iteration %d\n", it);
 
   const double t0 = MPI_Wtime();
-  for (int it = 0; it < o.iterations; ++it) {
+  while (it < o.iterations) {
+    double* u = g[it % 2];
+    double* v = g[(it + 1) % 2];
     MPI_Request req[8];
     int nreq = 0;
     MPI_Irecv(&u[0 * w + 1], cols, MPI_DOUBLE, up, 0, cart, &req[nreq++]);
@@ -115,15 +137,18 @@ int main(int argc, char** argv) {
         }
       }
     }
-    double* t = u;
-    u = v;
-    v = t;
-    if (o.report_every && (it + 1) % o.report_every == 0 && rank == 0)
-      printf("heat2d: iteration %d\n", it + 1);
+    /* Count the iteration before the safe point: a checkpoint taken there must say it is done,
+     * or a restored process would compute it a second time. Reported before the safe point too,
+     * so a restored process does not print it again. */
+    ++it;
+    if (o.report_every && it % o.report_every == 0 && rank == 0) printf("heat2d: iteration %d\n", it);
+    /* No request is pending here (Waitall above), as the safe point requires. */
+    ferry_safe_point();
   }
   const double elapsed = MPI_Wtime() - t0;
 
   /* Checksum summed in rank order on rank 0, so it does not depend on a reduction's order. */
+  const double* u = g[it % 2];
   double local = 0;
   for (int i = 1; i <= rows; ++i)
     for (int j = 1; j <= cols; ++j) local += u[i * w + j];
@@ -138,8 +163,12 @@ int main(int argc, char** argv) {
     printf("heat2d: time %.3f s\n", tmax);
     free(all);
   }
-  free(u);
-  free(v);
+  /* Unprotect before freeing, so ferry keeps no pointer to freed memory. */
+  ferry_unprotect(0);
+  ferry_unprotect(1);
+  ferry_unprotect(2);
+  free(g[0]);
+  free(g[1]);
   free(sendl);
   free(sendr);
   free(recvl);
