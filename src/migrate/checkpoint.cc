@@ -108,6 +108,7 @@ int checkpoint(const RankContext& c, std::uint64_t epoch, const json& plan) {
     return FERRY_CHECKPOINT_FAILED;
   }
 
+  if (c.rank == 0) report(c, {{"op", "started"}, {"epoch", epoch}});
   run_checkpoint_callback();
   std::string error;
   bool ok = drain_messages(error);

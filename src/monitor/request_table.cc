@@ -31,12 +31,13 @@ void RequestTable::grow() noexcept {
 void RequestTable::insert(MPI_Request request, CommInfo* comm) noexcept {
   if (request == MPI_REQUEST_NULL || comm == nullptr) return;
   lock();
-  if ((count_ + 1) * 2 > slots_.size()) grow();
-  if (count_ + 1 < slots_.size()) {
+  const std::size_t count = count_.load(std::memory_order_relaxed);
+  if ((count + 1) * 2 > slots_.size()) grow();
+  if (count + 1 < slots_.size()) {
     const std::size_t mask = slots_.size() - 1;
     std::size_t i = hash(request) & mask;
     while (slots_[i].request != MPI_REQUEST_NULL && slots_[i].request != request) i = (i + 1) & mask;
-    if (slots_[i].request == MPI_REQUEST_NULL) ++count_;
+    if (slots_[i].request == MPI_REQUEST_NULL) count_.store(count + 1, std::memory_order_relaxed);
     slots_[i] = Slot{request, comm};
   }
   unlock();
@@ -46,13 +47,13 @@ CommInfo* RequestTable::take(MPI_Request request) noexcept {
   if (request == MPI_REQUEST_NULL) return nullptr;
   lock();
   CommInfo* found = nullptr;
-  if (count_ != 0) {
+  if (count_.load(std::memory_order_relaxed) != 0) {
     const std::size_t mask = slots_.size() - 1;
     std::size_t i = hash(request) & mask;
     while (slots_[i].request != MPI_REQUEST_NULL && slots_[i].request != request) i = (i + 1) & mask;
     if (slots_[i].request == request) {
       found = slots_[i].comm;
-      --count_;
+      count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
       // Backward-shift: pull later entries of the probe run into the hole.
       std::size_t hole = i;
       for (std::size_t j = (i + 1) & mask; slots_[j].request != MPI_REQUEST_NULL; j = (j + 1) & mask) {
@@ -73,7 +74,7 @@ CommInfo* RequestTable::take(MPI_Request request) noexcept {
 void RequestTable::clear() noexcept {
   lock();
   for (Slot& s : slots_) s = Slot{};
-  count_ = 0;
+  count_.store(0, std::memory_order_relaxed);
   unlock();
 }
 

@@ -1,6 +1,8 @@
-// Receive requests in flight: MPI_Irecv's request handle → the communicator it receives on.
-// MPI_Status names the source of a completed receive but not its communicator, so per-peer
-// receive counts need this map. Linear probing with backward-shift deletion: no tombstones, no
+// Requests in flight: request handle → the communicator a receive receives on, or a stand-in
+// for requests that are not receives (sends, nonblocking collectives; see wrap.h). MPI_Status
+// names the source of a completed receive but not its communicator, so per-peer receive counts
+// need this map; its size is the number of requests the application has yet to complete, which a
+// checkpoint needs to be zero. Linear probing with backward-shift deletion: no tombstones, no
 // allocation except when the table grows.
 #pragma once
 
@@ -18,10 +20,13 @@ class RequestTable {
  public:
   RequestTable() { slots_.resize(64); }
 
+  /// Tracks `request` with `comm` (replacing a stale entry for a reused handle). Null request or
+  /// comm: ignored.
   void insert(MPI_Request request, CommInfo* comm) noexcept;
-  /// The communicator of a tracked receive, removing it; null for other requests.
+  /// What `request` was inserted with, removing it; null for requests not tracked.
   CommInfo* take(MPI_Request request) noexcept;
-  std::size_t size() const noexcept { return count_; }
+  /// Tracked requests; may be read from any thread.
+  std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
   void clear() noexcept;
 
  private:
@@ -39,7 +44,7 @@ class RequestTable {
   void unlock() noexcept;
 
   std::vector<Slot> slots_;
-  std::size_t count_ = 0;
+  std::atomic<std::size_t> count_{0};  // written under the lock; atomic only for size()
   std::atomic_flag busy_ = ATOMIC_FLAG_INIT;  // taken only under MPI_THREAD_MULTIPLE
 };
 

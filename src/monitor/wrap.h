@@ -19,11 +19,33 @@ namespace ferry::monitor::detail {
 extern bool g_active;
 extern RankCounters g_counters;
 extern CommTable g_comms;
+/// Every nonblocking operation the application started through a wrapper and has not yet
+/// completed (Wait/Test families) or freed: receives → their communicator, everything else →
+/// not_a_receive(). Persistent requests (MPI_Send_init/Recv_init/Start, not wrapped) are not in it.
 extern RequestTable g_requests;
 /// Matched messages (MPI_Mprobe/Improbe) not yet received → their communicator. Message handles
 /// are pointers like request handles, so the same table type serves, keyed by message_key().
 extern RequestTable g_messages;
 inline MPI_Request message_key(MPI_Message m) noexcept { return reinterpret_cast<MPI_Request>(m); }
+/// Stand-in communicator for a tracked request that completes without a receive to count:
+/// sends, nonblocking collectives, MPI_Comm_idup, and receives already counted when a drained
+/// message was delivered into them. Never looked into; compared by address only.
+extern CommInfo g_not_a_receive;
+inline CommInfo* not_a_receive() noexcept { return &g_not_a_receive; }
+/// Stand-in for a receive the application cancelled (MPI_Cancel): at completion it is counted
+/// only if the cancel failed, which MPI_Test_cancelled tells.
+extern CommInfo g_cancelled_receive;
+inline CommInfo* cancelled_receive() noexcept { return &g_cancelled_receive; }
+/// A real receive's communicator, as opposed to a stand-in or nothing.
+inline bool is_receive(const CommInfo* c) noexcept {
+  return c != nullptr && c != not_a_receive() && c != cancelled_receive();
+}
+
+/// Requests the application still owes a completion call (MPI_Wait/Test families or
+/// MPI_Request_free): nonblocking operations in flight plus matched messages not yet received.
+/// A safe point reached with any is refused.
+std::size_t outstanding_requests() noexcept;
+
 /// Tick after which the next MPI call boundary takes a sample (the sampler moves it).
 extern std::atomic<std::uint64_t> g_next_sample;
 
@@ -98,10 +120,12 @@ class RequestBatch {
   RequestBatch& operator=(const RequestBatch&) = delete;
 
   MPI_Status* statuses() noexcept { return statuses_; }
-  /// Counts request i, whose status is statuses()[i], as completed.
-  void completed(int i) noexcept { completed_at(i, i); }
-  /// Counts request `index` as completed with statuses()[status_pos] (Waitsome packs statuses).
-  void completed_at(int status_pos, int index) noexcept;
+  /// After a Waitall/Testall returning `rc`: retires every request MPI completed, i.e. whose
+  /// handle it set to MPI_REQUEST_NULL (`after` is the application's array after the call).
+  /// Persistent requests stay active and are left alone, as are requests MPI left pending.
+  void completed_all(const MPI_Request* after, int rc) noexcept;
+  /// After a Waitsome/Testsome returning `rc`: the same for the `outcount` requests at `indices`.
+  void completed_some(const MPI_Request* after, int outcount, const int* indices, int rc) noexcept;
   /// The handle request i had before the call (MPI nulls completed ones).
   MPI_Request handle(int i) const noexcept {
     return handles_ != nullptr && i >= 0 && i < count_ ? handles_[i] : MPI_REQUEST_NULL;
@@ -116,6 +140,10 @@ class RequestBatch {
   bool own_statuses_ = false;
   MPI_Request inline_handles_[kInline];
   MPI_Status inline_statuses_[kInline];
+
+  /// Retires request `index`, counting it with statuses()[status_pos] if it was a receive.
+  void completed_at(int status_pos, int index, int rc) noexcept;
 };
+
 
 }  // namespace ferry::monitor::detail

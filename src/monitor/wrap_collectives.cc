@@ -1,6 +1,7 @@
 // Collectives, blocking and nonblocking: timed and counted. Their bytes are this rank's own
 // contribution (what it sends into the operation), kept apart from point-to-point bytes so that
-// message counts stay exact for the drain.
+// message counts stay exact for the drain. Nonblocking ones are tracked in the request table
+// until completed, like every nonblocking operation.
 #include "monitor/wrap.h"
 
 using ferry::monitor::Fn;
@@ -49,9 +50,24 @@ void count_collective_bytes(std::uint64_t bytes) noexcept { g_counters.collectiv
     return rc;                                               \
   }
 
+// The nonblocking twin also tracks its request until it completes: a checkpoint must not be
+// taken while a collective is in flight.
+#define FERRY_NONBLOCKING_COLLECTIVE(NAME, PARAMS, ARGS, BYTES)                 \
+  int MPI_##NAME PARAMS {                                                     \
+    if (!g_active) return PMPI_##NAME ARGS;                                   \
+    Timed t(Fn::NAME);                                                        \
+    const int rc = PMPI_##NAME ARGS;                                          \
+    if (rc == MPI_SUCCESS) {                                                  \
+      count_collective_bytes(BYTES);                                          \
+      if (request != nullptr) g_requests.insert(*request, not_a_receive());   \
+    }                                                                         \
+    return rc;                                                                \
+  }
+
 #define FERRY_BLOCKING_AND_NONBLOCKING(NAME, INAME, PARAMS, ARGS, BYTES)                              \
   FERRY_COLLECTIVE(NAME, (FERRY_UNPAREN PARAMS), (FERRY_UNPAREN ARGS), BYTES)                         \
-  FERRY_COLLECTIVE(INAME, (FERRY_UNPAREN PARAMS, MPI_Request* request), (FERRY_UNPAREN ARGS, request), BYTES)
+  FERRY_NONBLOCKING_COLLECTIVE(INAME, (FERRY_UNPAREN PARAMS, MPI_Request* request),                   \
+                               (FERRY_UNPAREN ARGS, request), BYTES)
 #define FERRY_UNPAREN(...) __VA_ARGS__
 
 extern "C" {

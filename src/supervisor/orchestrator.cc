@@ -196,7 +196,10 @@ void Orchestrator::on_control(std::uint32_t rank, const std::string& text) {
   Operation* op = current();
   const std::string what = m.value("op", "");
   if (op == nullptr || rank >= op->sent.size() || m.value("epoch", std::uint64_t{0}) != op->epoch) return;
-  if (what == "written" && !op->written[rank]) {
+  if (what == "started" && op->events.back().stage == "Running") {
+    event(*op, "Checkpointing", "epoch " + std::to_string(op->epoch) +
+                                    ": every rank is at the same safe point; draining messages in flight, writing images");
+  } else if (what == "written" && !op->written[rank]) {
     op->written[rank] = true;
     op->bytes += m.value("bytes", std::uint64_t{0});
     if (count(op->written) == op->written.size() && op->migrate) {
