@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Whole-application overhead of ferry on examples/heat2d (a plain MPI program, not linked with
-# ferry): runs it alternately without ferry and with ferry preloaded and enabled, and compares
+# Whole-application overhead of ferry on examples/heat2d (linked with libferry for its checkpoint
+# contract, which is inert while FERRY_ENABLE is unset): runs it alternately with ferry off and
+# with ferry enabled, and compares
 # the medians of heat2d's own timed loop ("heat2d: time X s") and of the whole mpirun wall time.
 #
 #   heat2d_overhead.sh [-p PAIRS] [-n N] [-i ITERATIONS] [-r RANKS] [-t MAX_RATIO]
