@@ -75,7 +75,7 @@ TEST(Schema, KeysAreInPrintOrderAndDefaultsHaveTheirType) {
 
 TEST(Schema, ReservedVariablesAreNotKeys) {
   const auto& reserved = reserved_variables();
-  EXPECT_EQ(reserved.size(), 8u);
+  EXPECT_EQ(reserved.size(), 9u);
   for (const auto& spec : schema())
     EXPECT_EQ(std::count(reserved.begin(), reserved.end(), env_name(spec.section, spec.key)), 0);
 }

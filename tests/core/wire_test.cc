@@ -363,8 +363,23 @@ TEST(WireErrors, WrongVersion) {
   EXPECT_NE(e.find('7'), std::string::npos) << "should say which version arrived: " << e;
 }
 
+TEST(Wire, ControlRoundTripAndChecks) {
+  Bytes b;
+  ASSERT_TRUE(ferry::core::wire::encode(ferry::core::wire::Control{R"({"op":"checkpoint","epoch":3})"}, b));
+  auto d = ferry::core::wire::decode(b);
+  ASSERT_EQ(d.status, ferry::core::wire::Decoded::Status::Ok);
+  EXPECT_EQ(std::get<ferry::core::wire::Control>(d.message).json, R"({"op":"checkpoint","epoch":3})");
+  EXPECT_EQ(d.consumed, b.size());
+  Bytes too_long;
+  EXPECT_FALSE(ferry::core::wire::encode(ferry::core::wire::Control{std::string(70000, 'x')}, too_long));
+  EXPECT_TRUE(too_long.empty());
+  Bytes nul;
+  ASSERT_TRUE(ferry::core::wire::encode(ferry::core::wire::Control{std::string("a\0b", 3)}, nul));
+  EXPECT_NE(error_of(nul).find("NUL"), std::string::npos);
+}
+
 TEST(WireErrors, UnknownFrameType) {
-  for (std::uint16_t type : {std::uint16_t{0}, std::uint16_t{3}, std::uint16_t{0xFFFF}}) {
+  for (std::uint16_t type : {std::uint16_t{0}, std::uint16_t{4}, std::uint16_t{0xFFFF}}) {
     Bytes b = encoded(full_sample());
     patch(b, kTypeAt, type);
     const std::string e = error_of(b);
