@@ -35,7 +35,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 FERRY_RUN_DIR="
 "$sim" up 3 --slots 4 >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 eval "$("$sim" env)"
 nodes="node01:4,node02:4,node03:4"
-args=(-i 2000 -w 200000)
+args=(-i 3000 -w 200000)
 
 checksum() { sed -n 's/^ring: .*checksum=\([^ ]*\).*/\1/p' "$1"; }
 # Reference: plain mpirun, no ferry.
@@ -101,8 +101,12 @@ sleep 0.1
 check "refused: a migration already in progress" refused 'already in progress' -x node03
 wait "$m1"; r1=$?
 check "refused: filem mpi onto a node where no rank stays" refused 'filem mpi has no one there' -r 1 --onto node02
-timeout 90 "$ferry" migrate -r 0 --onto node03 three >"$work/three.m2" 2>&1; r2=$?
-timeout 90 "$ferry" migrate -r 4 --onto node01 three >"$work/three.m3" 2>&1; r3=$?
+# The restarted ranks settle before the next request (a request right after a relaunch was
+# seen to wait far longer than usual; see docs/ARCHITECTURE.md, Limits).
+sleep 2
+timeout 150 "$ferry" migrate -r 0 --onto node03 three >"$work/three.m2" 2>&1; r2=$?
+sleep 2
+timeout 150 "$ferry" migrate -r 4 --onto node01 three >"$work/three.m3" 2>&1; r3=$?
 finish_job three; rc=$?
 cat "$work/three.m1" "$work/three.m2" "$work/three.m3"
 check "3 migrations one after another succeed" test "$r1$r2$r3" = "000"
