@@ -57,16 +57,6 @@ constexpr const char* kRestartHelp =
     "starts where the checkpoint left it; with them the ranks are placed anew (their images must\n"
     "be readable there: the same machine, or migrate.shared_dir).\n";
 
-bool split_list(const std::string& text, std::vector<std::string>& out) {
-  std::size_t b = 0;
-  while (b <= text.size()) {
-    const auto e = std::min(text.find(',', b), text.size());
-    if (e > b) out.push_back(text.substr(b, e - b));
-    b = e + 1;
-  }
-  return !out.empty();
-}
-
 std::optional<supervisor::JobInfo> find(const char* command, const std::string& target) {
   std::vector<std::string> errors;
   const core::Config config = core::Config::load({}, errors);

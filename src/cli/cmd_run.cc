@@ -58,13 +58,7 @@ int cmd_run(const std::vector<std::string>& args) {
       o.ranks = static_cast<int>(n);
     } else if (a == "--nodes" || a == "-H") {
       if (!need_value(args, i)) return 2;
-      const std::string list = args[++i];
-      std::size_t b = 0;
-      while (b <= list.size()) {
-        const auto e = std::min(list.find(',', b), list.size());
-        if (e > b) o.nodes.push_back(list.substr(b, e - b));
-        b = e + 1;
-      }
+      split_list(args[++i], o.nodes);
     } else if (a == "--hostfile") {
       if (!need_value(args, i)) return 2;
       o.hostfile = args[++i];

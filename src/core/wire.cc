@@ -50,6 +50,11 @@ class Reader {
     pos_ += n;
     return true;
   }
+  /// Everything left in the frame, as text.
+  void get_rest(std::string& s) {
+    s.assign(reinterpret_cast<const char*>(in_.data() + pos_), in_.size() - pos_);
+    pos_ = in_.size();
+  }
   bool fail(std::string why) {
     if (error_.empty()) error_ = std::move(why);
     return false;
@@ -189,12 +194,9 @@ Decoded decode(std::span<const std::uint8_t> bytes) {
   } else if (type == static_cast<std::uint16_t>(FrameType::Control)) {
     // Its JSON is checked by whoever acts on it; here only that it is text at all.
     Control c;
-    c.json.assign(reinterpret_cast<const char*>(bytes.data() + kHeaderBytes), length);
-    if (c.json.find('\0') != std::string::npos) return error("control frame holds a NUL byte");
+    r.get_rest(c.json);
+    ok = c.json.find('\0') == std::string::npos || r.fail("control frame holds a NUL byte");
     d.message = std::move(c);
-    d.status = Decoded::Status::Ok;
-    d.consumed = kHeaderBytes + length;
-    return d;
   } else {
     return error("unknown frame type " + std::to_string(type) + " (hello = 1, sample = 2, control = 3)");
   }

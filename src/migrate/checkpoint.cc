@@ -90,7 +90,15 @@ int checkpoint(const RankContext& c, std::uint64_t epoch, const json& plan) {
   const auto t0 = Clock::now();
   const bool leaving = plan.value("exit", false);
   const std::string filem_name = plan.value("filem", "mpi");
+  const json moves = plan.value("moves", json::array());
   json result = {{"op", "checkpoint"}, {"epoch", epoch}, {"ok", false}};
+  // Every rank reports the agreed failure; the ranks where it happened also say and log why.
+  auto failed = [&](bool failed_here, const std::string& why) {
+    if (failed_here) core::log_error("epoch " + std::to_string(epoch) + ": " + why);
+    result["error"] = failed_here ? why : "";
+    report(c, result);
+    return FERRY_CHECKPOINT_FAILED;
+  };
 
   // A request the application still owes a Wait for would be lost with the process.
   struct {
@@ -98,29 +106,21 @@ int checkpoint(const RankContext& c, std::uint64_t epoch, const json& plan) {
     int rank;
   } mine{static_cast<int>(monitor::detail::outstanding_requests()), c.rank}, worst{0, 0};
   PMPI_Allreduce(&mine, &worst, 1, MPI_2INT, MPI_MAXLOC, MPI_COMM_WORLD);
-  if (worst.count > 0) {
-    const std::string why = "rank " + std::to_string(worst.rank) + " has " + std::to_string(worst.count) +
-                            " nonblocking request(s) pending at the safe point; no checkpoint taken (complete "
-                            "them before ferry_safe_point)";
-    if (c.rank == worst.rank) core::log_error("epoch " + std::to_string(epoch) + ": " + why);
-    result["error"] = why;
-    report(c, result);
-    return FERRY_CHECKPOINT_FAILED;
-  }
+  if (worst.count > 0)
+    return failed(c.rank == worst.rank, "rank " + std::to_string(worst.rank) + " has " + std::to_string(worst.count) +
+                                            " nonblocking request(s) pending at the safe point; no checkpoint taken "
+                                            "(complete them before ferry_safe_point)");
 
   if (c.rank == 0) report(c, {{"op", "started"}, {"epoch", epoch}});
   run_checkpoint_callback();
   std::string error;
   bool ok = drain_messages(error);
-  if (!all_ok(ok)) {
-    result["error"] = ok ? "" : "message drain: " + error;
-    report(c, result);
-    return FERRY_CHECKPOINT_FAILED;
-  }
+  if (!all_ok(ok)) return failed(!ok, "message drain: " + error);
 
   const auto filem = make_filem(filem_name, error);
   const std::string storage = filem ? filem->storage(c) : "";
-  if (filem != nullptr && storage.empty()) error = "filem " + filem_name + " has no directory to write to (migrate.shared_dir)";
+  if (filem != nullptr && storage.empty())
+    error = "filem " + filem_name + " has no directory to write to (migrate.shared_dir)";
   const std::string path = image_path(storage, c.job, epoch, static_cast<std::uint32_t>(c.rank));
   ImageIndex meta;
   meta.job = c.job;
@@ -129,13 +129,10 @@ int checkpoint(const RankContext& c, std::uint64_t epoch, const json& plan) {
   meta.size = static_cast<std::uint32_t>(c.size);
   meta.node = c.node;
   WriteStats written;
-  ok = filem != nullptr && !storage.empty() && write_image(path, meta, protected_regions(), g_drained.all(), error, &written);
+  ok = !storage.empty() && write_image(path, meta, protected_regions(), g_drained.all(), error, &written);
   if (!all_ok(ok)) {
     if (ok) ::unlink(path.c_str());  // another rank failed: this epoch will never be committed
-    else core::log_error("epoch " + std::to_string(epoch) + ": " + error);
-    result["error"] = ok ? "" : error;
-    report(c, result);
-    return FERRY_CHECKPOINT_FAILED;
+    return failed(!ok, error);
   }
   report(c, {{"op", "written"}, {"epoch", epoch}, {"bytes", written.bytes}, {"seconds", written.seconds}});
 
@@ -144,14 +141,11 @@ int checkpoint(const RankContext& c, std::uint64_t epoch, const json& plan) {
   std::string restart_node = c.node;
   const auto t_transfer = Clock::now();
   if (leaving) {
-    ok = filem->transfer(c, epoch, plan.value("moves", json::array()), path, image, restart_node, error);
+    ok = filem->transfer(c, epoch, moves, path, image, restart_node, error);
     if (!all_ok(ok)) {
-      if (!ok) core::log_error("epoch " + std::to_string(epoch) + ": " + error);
-      filem->undo(c, epoch, plan.value("moves", json::array()));
+      filem->undo(c, epoch, moves);
       ::unlink(path.c_str());
-      result["error"] = ok ? "" : error;
-      report(c, result);
-      return FERRY_CHECKPOINT_FAILED;
+      return failed(!ok, error);
     }
   }
   result["ok"] = true;

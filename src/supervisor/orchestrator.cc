@@ -2,13 +2,12 @@
 
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <set>
 
 #include "core/log.h"
+#include "supervisor/registry.h"
 
 namespace ferry::supervisor {
 
@@ -22,13 +21,6 @@ double seconds_between(Clock::time_point a, Clock::time_point b) { return std::c
 std::string mib(std::uint64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-  return buf;
-}
-
-std::string now_iso8601() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
 }
 
@@ -125,6 +117,13 @@ std::optional<json> Orchestrator::begin(bool migrate, MigrationPlan plan, const 
   return json{{"ok", true}, {"id", o.id}, {"epoch", o.epoch}};
 }
 
+std::optional<json> Orchestrator::refuse_if_busy() const {
+  if (operations_.empty() || operations_.back().over) return std::nullopt;
+  const Operation& op = operations_.back();
+  return refusal("a migration or checkpoint is already in progress (id " + std::to_string(op.id) + ", " +
+                 op.events.back().stage + "); wait for it to end");
+}
+
 Orchestrator::Operation* Orchestrator::current() {
   if (operations_.empty() || operations_.back().over) return nullptr;
   return &operations_.back();
@@ -145,9 +144,7 @@ json Orchestrator::request_migration(const json& request, const std::string& tri
   if (!list_field(request, "off", req.off, error) || !list_field(request, "ranks", req.ranks, error) ||
       !list_field(request, "onto", req.onto, error))
     return refusal("migrate: " + error);
-  if (const Operation* op = operations_.empty() ? nullptr : &operations_.back(); op != nullptr && !op->over)
-    return refusal("a migration or checkpoint is already in progress (id " + std::to_string(op->id) + ", " +
-                   op->events.back().stage + "); wait for it to end");
+  if (auto busy = refuse_if_busy()) return *busy;
   auto plan = plan_migration(placement_, options_.nodes, req, options_.cores, error);
   if (!plan) return refusal(error);
   if (options_.filem == "mpi")
@@ -161,9 +158,7 @@ json Orchestrator::request_migration(const json& request, const std::string& tri
 
 json Orchestrator::request_checkpoint(const json&) {
   std::lock_guard lock(mutex_);
-  if (const Operation* op = operations_.empty() ? nullptr : &operations_.back(); op != nullptr && !op->over)
-    return refusal("a migration or checkpoint is already in progress (id " + std::to_string(op->id) + ", " +
-                   op->events.back().stage + "); wait for it to end");
+  if (auto busy = refuse_if_busy()) return *busy;
   MigrationPlan plan;
   plan.placement = placement_;
   return *begin(false, std::move(plan), "operator");
@@ -216,11 +211,14 @@ void Orchestrator::on_control(std::uint32_t rank, const std::string& text) {
     op->reported[rank] = true;
     op->results[rank] = m;
     if (count(op->reported) < op->reported.size()) return;
-    std::string why;
-    for (const auto& r : op->results)
-      if (!r.value("ok", false) && why.empty()) why = r.value("error", std::string());
+    // Every rank agreed on the outcome; the ranks that failed say why, the others say nothing.
     bool ok = true;
-    for (const auto& r : op->results) ok = ok && r.value("ok", false);
+    std::string why;
+    for (const auto& r : op->results) {
+      if (r.value("ok", false)) continue;
+      ok = false;
+      if (why.empty()) why = r.value("error", std::string());
+    }
     if (!ok) {
       fail(*op, "epoch " + std::to_string(op->epoch) + " not taken: " + (why.empty() ? "a rank failed" : why) +
                     (committed_.empty() ? "" : "; the job goes on and " + committed_.back() + " stays the last checkpoint"));

@@ -100,6 +100,8 @@ class Orchestrator {
   std::size_t count(const std::vector<bool>& v) const;
   void send_pending(Operation& op);
   Operation* current();
+  /// The refusal of a request while another operation is under way.
+  std::optional<nlohmann::json> refuse_if_busy() const;
 
   Options options_;
   monitor::Collector& collector_;

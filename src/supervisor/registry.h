@@ -45,4 +45,7 @@ std::optional<JobInfo> find_job(const std::string& run_dir, const std::string& i
 
 bool process_alive(pid_t pid);
 
+/// Now, as ISO 8601 UTC ("2026-12-02T18:37:20Z"): job start times and epoch manifests.
+std::string now_iso8601();
+
 }  // namespace ferry::supervisor

@@ -43,13 +43,6 @@ int fail(const std::string& message) {
   return 2;
 }
 
-std::string now_iso8601() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 bool valid_job_name(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s)
@@ -137,6 +130,33 @@ bool resolve_nodes(const RunOptions& o, int ranks, std::vector<NodeSlots>& nodes
   return true;
 }
 
+// The placement --map asks for: block or cyclic over `nodes`, or a rankfile.
+bool place_by_map(const std::string& map, int wanted_ranks, const std::vector<NodeSlots>& nodes, int cores,
+                  std::vector<RankPlace>& placement, std::string& error) {
+  if (map == "block" || map == "cyclic") {
+    int ranks = wanted_ranks;
+    if (ranks == 0)
+      for (const auto& n : nodes) ranks += n.slots;
+    return place(ranks, nodes, map == "block" ? MapPolicy::Block : MapPolicy::Cyclic, cores, placement, error);
+  }
+  std::ifstream in(map);
+  if (!in) {
+    error = "--map: \"" + map + "\" is neither block, cyclic nor a readable rankfile";
+    return false;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!parse_rankfile(ss.str(), placement, error)) {
+    error = map + ": " + error;
+    return false;
+  }
+  if (wanted_ranks != 0 && wanted_ranks != static_cast<int>(placement.size())) {
+    error = "-np " + std::to_string(wanted_ranks) + " but the rankfile places " + std::to_string(placement.size()) + " ranks";
+    return false;
+  }
+  return true;
+}
+
 bool write_text(const std::string& path, const std::string& text, std::string& error) {
   std::ofstream out(path, std::ios::trunc);
   out << text;
@@ -182,6 +202,8 @@ int run_job(const RunOptions& o) {
   std::vector<RankPlace> placement;
   const bool placed_by_checkpoint = restart && o.nodes.empty() && o.hostfile.empty();
   const int wanted_ranks = restart ? static_cast<int>(restart->ranks.size()) : o.ranks;
+  const int cores = config.get_int("run.cores") > 0 ? static_cast<int>(config.get_int("run.cores"))
+                                                    : static_cast<int>(std::thread::hardware_concurrency());
   if (placed_by_checkpoint) {
     // Where the checkpoint left each rank, on the nodes the job had.
     for (const auto& n : restart->nodes) {
@@ -189,26 +211,9 @@ int run_job(const RunOptions& o) {
       nodes.push_back({n.substr(0, colon), colon == std::string::npos ? 1 : std::max(1, std::atoi(n.c_str() + colon + 1))});
     }
     for (const auto& r : restart->ranks) placement.push_back({static_cast<int>(r.rank), r.node, r.slot});
-  } else if (!resolve_nodes(o, wanted_ranks, nodes, error)) {
+  } else if (!resolve_nodes(o, wanted_ranks, nodes, error) ||
+             !place_by_map(o.map, wanted_ranks, nodes, cores, placement, error)) {
     return fail(error);
-  }
-  if (placed_by_checkpoint) {
-  } else if (o.map == "block" || o.map == "cyclic") {
-    int ranks = wanted_ranks;
-    if (ranks == 0)
-      for (const auto& n : nodes) ranks += n.slots;
-    const int cores = config.get_int("run.cores") > 0 ? static_cast<int>(config.get_int("run.cores"))
-                                                      : static_cast<int>(std::thread::hardware_concurrency());
-    if (!place(ranks, nodes, o.map == "block" ? MapPolicy::Block : MapPolicy::Cyclic, cores, placement, error))
-      return fail(error);
-  } else {
-    std::ifstream in(o.map);
-    if (!in) return fail("--map: \"" + o.map + "\" is neither block, cyclic nor a readable rankfile");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (!parse_rankfile(ss.str(), placement, error)) return fail(o.map + ": " + error);
-    if (wanted_ranks != 0 && wanted_ranks != static_cast<int>(placement.size()))
-      return fail("-np " + std::to_string(wanted_ranks) + " but the rankfile places " + std::to_string(placement.size()) + " ranks");
   }
   if (restart && placement.size() != restart->ranks.size())
     return fail(o.restart + " is a checkpoint of " + std::to_string(restart->ranks.size()) + " ranks; the placement has " +
@@ -249,8 +254,7 @@ int run_job(const RunOptions& o) {
   orchestration.job = id;
   orchestration.command = command;
   orchestration.nodes = nodes;
-  orchestration.cores = config.get_int("run.cores") > 0 ? static_cast<int>(config.get_int("run.cores"))
-                                                        : static_cast<int>(std::thread::hardware_concurrency());
+  orchestration.cores = cores;
   orchestration.checkpoint_dir = checkpoint_dir;
   orchestration.filem = filem;
   orchestration.keep = static_cast<int>(config.get_int("migrate.keep"));
